@@ -1,0 +1,55 @@
+# The README's two commands: `make acceptance` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+LAB   := lab/xenlab
+ALLURE ?= node_modules/.bin/allure
+
+.PHONY: setup acceptance test unit lab-tests lab-up lab-down lab-status report clean
+
+# apt and pip installs for a fresh Debian machine (idempotent, quick when done)
+setup: $(VENV)/.installed
+	@$(LAB) prepare
+
+$(VENV)/.installed: requirements.txt
+	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
+	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
+	$(VENV)/bin/pip install -q -r requirements.txt
+	@touch $@
+
+# The main job: the lab up, the whole suite provisioning for real against it, the report,
+# the lab down again (also when the suite fails).
+acceptance: setup
+	$(LAB) up
+	rc=0; $(PYTEST) --provision || rc=$$?; $(MAKE) --no-print-directory report; \
+	  $(LAB) down; exit $$rc
+
+# The project's tests: unit tests, then the tests that boot the lab and run the suite.
+test: setup
+	$(PYTEST) -c tests/pytest.ini tests
+
+# Fast, no lab: the library's unit tests on recorded outputs.
+unit: $(VENV)/.installed
+	$(PYTEST) -c tests/pytest.ini tests/unit
+
+lab-tests: setup
+	$(PYTEST) -c tests/pytest.ini tests/lab
+
+lab-up: setup
+	$(LAB) up
+lab-down:
+	$(LAB) down
+lab-status:
+	$(LAB) status
+
+# HTML report from reports/allure-results, when the Allure command line can be had (npm).
+report:
+	@if [ ! -x $(ALLURE) ]; then npm install --no-save --silent allure-commandline >/dev/null 2>&1 || true; fi
+	@if [ -x $(ALLURE) ] && command -v java >/dev/null; then \
+	  $(ALLURE) generate --clean -o reports/allure-report reports/allure-results >/dev/null && \
+	  echo "Allure report: reports/allure-report/index.html"; \
+	else echo "Allure command line not available: results stay in reports/allure-results"; fi
+
+clean:
+	rm -rf reports/allure-results reports/allure-report reports/junit*.xml reports/transcript*.txt

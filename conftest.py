@@ -1,0 +1,30 @@
+"""pytest wiring: command-line options and the plugin modules (fixtures, steps, reporting)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.setup import LAB_INVENTORY
+
+pytest_plugins = [
+    "fixtures.setup",
+    "fixtures.reporting",
+    "steps.common",
+    "steps.dom0",
+    "steps.driver_domain",
+    "steps.guests",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("xenaccept", "Xen driver-domain acceptance")
+    g.addoption("--inventory", metavar="PATH", default=None,
+                help=f"inventory YAML of the hosts to check (default: the lab's, {LAB_INVENTORY})")
+    g.addoption("--provision", action="store_true",
+                help="build the setup for real (hide the device, start the driver domain, "
+                     "bridge, xl devd, guests) and restore the host afterwards; without it "
+                     "the suite is read-only (check mode)")
+    g.addoption("--keep", action="store_true",
+                help="with --provision: leave the provisioned setup up at the end")
+    g.addoption("--target", metavar="NAME", action="append", default=None,
+                help="only this target of the inventory (repeatable)")

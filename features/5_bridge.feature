@@ -1,0 +1,11 @@
+@driver_domain @provision
+Feature: 5. A bridge in the driver domain joins the NIC and the guests
+  The driver domain makes a Linux bridge (xenbr0 by default) and enslaves the passed-through
+  NIC; the guests' vifs join it as they are plugged. The bridge takes the NIC's MAC address
+  and IP configuration, so the driver domain stays reachable through it.
+
+  Scenario: The passed-through NIC is a port of the bridge
+    Given the bridge is up in the driver domain
+    Then the bridge exists in the driver domain and is up
+    And the passed-through NIC is enslaved to the bridge
+    And the NIC's bridge port is forwarding

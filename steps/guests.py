@@ -1,0 +1,26 @@
+"""Then steps about the guests (every guest of the inventory)."""
+
+from pytest_bdd import then
+
+from xenaccept import checks
+from xenaccept.provision import Setup
+
+
+@then("every guest has a vif whose backend is the driver domain")
+def vif_backend(setup: Setup) -> None:
+    for guest in setup.target.guests.names:
+        checks.guest_vif(setup, guest)
+
+
+@then("every guest's backend interface is enslaved to the bridge and forwarding")
+def vifs_enslaved(setup: Setup) -> None:
+    for guest in setup.target.guests.names:
+        vif = checks.guest_vif(setup, guest)
+        checks.enslaved(setup, vif)
+        checks.forwarding(setup, vif)
+
+
+@then("the bridge learns every guest's MAC address on that guest's vif")
+def macs_learned(setup: Setup) -> None:
+    for guest in setup.target.guests.names:
+        checks.mac_learned_within(setup, guest, timeout=60)

@@ -1,0 +1,43 @@
+import pytest
+
+from xenaccept.errors import CommandTimeout, HarnessError, ReadOnlyViolation
+from xenaccept.runner import LocalRunner
+
+
+def test_every_argument_is_quoted(tmp_path):
+    marker = tmp_path / "pwned"
+    r = LocalRunner("local", read_only=True)
+    res = r.run("echo", f"$(touch {marker})", "; touch " + str(marker), "`touch x`")
+    assert res.ok
+    assert res.stdout == f"$(touch {marker}) ; touch {marker} `touch x`\n"
+    assert not marker.exists()
+
+
+def test_read_only_refuses_mutating_commands(tmp_path):
+    r = LocalRunner("local", read_only=True)
+    with pytest.raises(ReadOnlyViolation, match="check mode"):
+        r.run("touch", str(tmp_path / "x"), mutates=True)
+    assert not (tmp_path / "x").exists()
+    assert r.transcript.entries == []
+
+
+def test_transcript_records_commands_and_mutations(tmp_path):
+    r = LocalRunner("local", read_only=False)
+    r.run("true")
+    r.write_file(str(tmp_path / "f.cfg"), "name = \"x\"\n")
+    assert (tmp_path / "f.cfg").read_text() == "name = \"x\"\n"
+    assert [e.mutates for e in r.transcript.entries] == [False, True]
+    assert r.transcript.mutating()[0].command.startswith("sh -c ")
+
+
+def test_timeout_is_a_harness_error():
+    r = LocalRunner("local", read_only=True)
+    with pytest.raises(CommandTimeout, match="did not finish in 0.3 s"):
+        r.run("sleep", "5", timeout=0.3)
+    assert issubclass(CommandTimeout, HarnessError)
+
+
+def test_check_raises_with_stderr():
+    r = LocalRunner("local", read_only=True)
+    with pytest.raises(HarnessError, match="exited 1: oops"):
+        r.run("sh", "-c", "echo oops >&2; exit 1", check=True)

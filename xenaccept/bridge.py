@@ -1,0 +1,144 @@
+"""Linux bridges: exact port membership, learned MACs, and making one.
+
+Membership comes from sysfs (``/sys/class/net/BR/brif``) or ``bridge -j link``, compared as
+whole names: ``vif1.1`` is never taken for ``vif1.10``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+
+from . import validate
+from .runner import Runner
+
+
+@dataclass(frozen=True)
+class Port:
+    ifname: str
+    master: str
+    state: str
+
+
+@dataclass(frozen=True)
+class FdbEntry:
+    mac: str
+    ifname: str
+    permanent: bool
+
+
+def parse_bridge_link(text: str) -> list[Port]:
+    """``bridge -j link`` (JSON) -> ports with their bridge and STP state."""
+    return [Port(e["ifname"], e.get("master", ""), e.get("state", ""))
+            for e in json.loads(text or "[]") if "ifname" in e]
+
+
+def parse_fdb(text: str) -> list[FdbEntry]:
+    """``bridge -j fdb show br BR`` (JSON) -> entries (self/permanent ones flagged)."""
+    entries = []
+    for e in json.loads(text or "[]"):
+        if "mac" in e and "ifname" in e:
+            permanent = e.get("state") == "permanent" or "self" in e.get("flags", [])
+            entries.append(FdbEntry(e["mac"].lower(), e["ifname"], permanent))
+    return entries
+
+
+def parse_brctl_show(text: str) -> dict[str, list[str]]:
+    """``brctl show`` -> {bridge: [ports]}; the first port stands on the bridge's row,
+    further ports on continuation lines."""
+    bridges: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in text.splitlines()[1:]:
+        if not line.strip():
+            continue
+        fields = line.split()
+        if not line[0].isspace():
+            current = fields[0]
+            bridges[current] = fields[3:4]
+        elif current is not None:
+            bridges[current].append(fields[0])
+    return bridges
+
+
+class Bridge:
+    def __init__(self, runner: Runner, name: str) -> None:
+        self.runner = runner
+        self.name = validate.ifname(name, "bridge")
+        self.sysfs = f"/sys/class/net/{self.name}"
+
+    @property
+    def exists(self) -> bool:
+        return self.runner.run("test", "-d", f"{self.sysfs}/bridge").ok
+
+    @property
+    def is_up(self) -> bool:
+        """Administratively up with carrier (operstate 'up')."""
+        r = self.runner.run("cat", f"{self.sysfs}/operstate")
+        return r.ok and r.stdout.strip() == "up"
+
+    @property
+    def operstate(self) -> str:
+        r = self.runner.run("cat", f"{self.sysfs}/operstate")
+        return r.stdout.strip() if r.ok else "absent"
+
+    def ports(self) -> list[str]:
+        """Ports enslaved to this bridge, from sysfs."""
+        r = self.runner.run("ls", "-1", f"{self.sysfs}/brif")
+        return sorted(r.stdout.split()) if r.ok else []
+
+    def port_states(self) -> dict[str, str]:
+        """{port: STP state} for this bridge, from ``bridge -j link``."""
+        ports = parse_bridge_link(self.runner.out("bridge", "-j", "link", "show"))
+        return {p.ifname: p.state for p in ports if p.master == self.name}
+
+    def fdb(self) -> list[FdbEntry]:
+        return parse_fdb(self.runner.out("bridge", "-j", "fdb", "show", "br", self.name))
+
+    def learned(self, mac: str) -> list[str]:
+        """Ports on which ``mac`` was learned (dynamic entries only)."""
+        mac = validate.mac(mac)
+        return [e.ifname for e in self.fdb() if e.mac == mac and not e.permanent]
+
+    # -- changes --
+    def create_with(self, nic: str, timeout: float = 30.0) -> None:
+        """Make the bridge with ``nic`` enslaved, moving the NIC's IPv4 addresses and default
+        route onto the bridge, in one detached shell on the host (so a session over that NIC
+        survives). The bridge takes the NIC's MAC, so DHCP leases and ARP caches still hold.
+        """
+        nic = validate.ifname(nic, "driver_domain.nic")
+        script = _MOVE_SCRIPT.format(br=shlex.quote(self.name), nic=shlex.quote(nic))
+        self.runner.run("systemd-run", "--quiet", "--collect", f"--unit=xenaccept-bridge-{self.name}",
+                        "sh", "-c", script, timeout=timeout, mutates=True, check=True)
+
+    def remove(self, nic: str, timeout: float = 30.0) -> None:
+        """Undo :meth:`create_with`: addresses back on the NIC, bridge deleted (detached)."""
+        nic = validate.ifname(nic, "driver_domain.nic")
+        script = _UNDO_SCRIPT.format(br=shlex.quote(self.name), nic=shlex.quote(nic))
+        self.runner.run("systemd-run", "--quiet", "--collect",
+                        f"--unit=xenaccept-unbridge-{self.name}", "sh", "-c", script,
+                        timeout=timeout, mutates=True, check=True)
+
+
+# Runs on the host as one unit: addresses/route of NIC move to BR. Values are pre-quoted.
+_MOVE_SCRIPT = r"""set -e
+br={br}; nic={nic}
+mac=$(cat /sys/class/net/$nic/address)
+addrs=$(ip -o -4 addr show dev $nic | awk '{{print $4}}')
+gw=$(ip -4 route show default dev $nic | awk '{{print $3; exit}}')
+ip link add $br address $mac type bridge forward_delay 0 stp_state 0
+ip link set $nic master $br
+ip link set $br up
+for a in $addrs; do ip addr del $a dev $nic; ip addr add $a dev $br; done
+if [ -n "$gw" ]; then ip route replace default via $gw dev $br; fi
+"""
+
+_UNDO_SCRIPT = r"""set -e
+br={br}; nic={nic}
+addrs=$(ip -o -4 addr show dev $br | awk '{{print $4}}')
+gw=$(ip -4 route show default dev $br | awk '{{print $3; exit}}')
+ip link set $nic nomaster
+for a in $addrs; do ip addr del $a dev $br; ip addr add $a dev $nic; done
+if [ -n "$gw" ]; then ip route replace default via $gw dev $nic; fi
+ip link del $br
+"""

@@ -1,0 +1,107 @@
+"""PCI devices: who drives them (sysfs), what lspci says, what pciback holds."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from . import validate
+from .runner import Runner
+
+_HEAD = re.compile(
+    r"^(?P<slot>\S+) (?P<cls>.+?) \[(?P<code>[0-9a-f]{4})\]: (?P<desc>.*?) "
+    r"\[(?P<vd>[0-9a-f]{4}:[0-9a-f]{4})\](?: \(rev [0-9a-f]+\))?(?: \(prog-if .*\))?$")
+
+
+@dataclass(frozen=True)
+class LspciDevice:
+    slot: str            # as printed: 0000:00:05.0 with -D
+    class_name: str      # Ethernet controller
+    class_code: str      # 0200
+    description: str     # Intel Corporation 82540EM Gigabit Ethernet Controller
+    vendor_device: str   # 8086:100e
+    driver: str | None   # Kernel driver in use
+    modules: tuple[str, ...]
+
+
+def parse_lspci_nnk(text: str) -> list[LspciDevice]:
+    """Parse ``lspci -nnk`` (or ``-Dnnk``) output into devices."""
+    devices: list[LspciDevice] = []
+    head: re.Match[str] | None = None
+    driver: str | None = None
+    modules: tuple[str, ...] = ()
+
+    def flush() -> None:
+        if head is not None:
+            devices.append(LspciDevice(head["slot"], head["cls"], head["code"], head["desc"],
+                                       head["vd"], driver, modules))
+
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            flush()
+            head, driver, modules = _HEAD.match(line), None, ()
+            continue
+        key, _, value = line.strip().partition(":")
+        if key == "Kernel driver in use":
+            driver = value.strip()
+        elif key == "Kernel modules":
+            modules = tuple(m.strip() for m in value.split(","))
+    flush()
+    return devices
+
+
+def parse_pciback_slots(text: str) -> list[str]:
+    """``/sys/bus/pci/drivers/pciback/slots`` lines -> canonical BDFs."""
+    return [validate.bdf(line.split()[0]) for line in text.splitlines() if line.strip()]
+
+
+class PciDevice:
+    """A PCI device on a host, by address."""
+
+    def __init__(self, runner: Runner, bdf: str) -> None:
+        self.runner = runner
+        self.bdf = validate.bdf(bdf)
+        self.sysfs = f"/sys/bus/pci/devices/{self.bdf}"
+
+    @property
+    def exists(self) -> bool:
+        return self.runner.run("test", "-e", self.sysfs).ok
+
+    @property
+    def driver(self) -> str | None:
+        """Name of the bound driver (from the sysfs ``driver`` link), None when unbound."""
+        r = self.runner.run("readlink", f"{self.sysfs}/driver")
+        return posixpath.basename(r.stdout.strip()) if r.ok and r.stdout.strip() else None
+
+    @property
+    def vendor_device(self) -> str:
+        out = self.runner.out("cat", f"{self.sysfs}/vendor", f"{self.sysfs}/device").split()
+        return f"{out[0].removeprefix('0x')}:{out[1].removeprefix('0x')}"
+
+    def lspci(self) -> LspciDevice | None:
+        found = parse_lspci_nnk(self.runner.out("lspci", "-D", "-nnk", "-s", self.bdf))
+        return found[0] if found else None
+
+
+def lspci(runner: Runner) -> list[LspciDevice]:
+    return parse_lspci_nnk(runner.out("lspci", "-D", "-nnk"))
+
+
+def pciback_slots(runner: Runner) -> list[str]:
+    r = runner.run("cat", "/sys/bus/pci/drivers/pciback/slots")
+    return parse_pciback_slots(r.stdout) if r.ok else []
+
+
+def find_by_id(runner: Runner, vendor_device: str) -> list[LspciDevice]:
+    """Devices whose ``vendor:device`` ID matches (how a passed-through device is found in
+    the driver domain, where it sits at another address)."""
+    return [d for d in lspci(runner) if d.vendor_device == vendor_device]
+
+
+def net_interfaces(runner: Runner, bdf: str) -> list[str]:
+    """Network interfaces a PCI device provides (``/sys/bus/pci/devices/BDF/net/``)."""
+    r = runner.run("ls", "-1", f"/sys/bus/pci/devices/{validate.bdf(bdf)}/net")
+    return sorted(r.stdout.split()) if r.ok else []

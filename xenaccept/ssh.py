@@ -1,0 +1,123 @@
+"""The SSH transport: one fabric connection per host, host keys verified, commands bounded.
+
+Fabric accepts any host key by default (it installs paramiko's AutoAddPolicy). Here the
+client's policy is set to :class:`paramiko.RejectPolicy` and the inventory's known_hosts is
+loaded, so an unknown key is refused, and a changed key is refused by paramiko itself.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import time
+from dataclasses import dataclass
+
+import paramiko
+from fabric import Connection
+from invoke.exceptions import CommandTimedOut
+
+from . import wait
+from .errors import CommandTimeout, HarnessError, HostKeyError
+from .runner import Runner, Transcript
+
+
+@dataclass(frozen=True)
+class SSHSpec:
+    host: str
+    port: int
+    user: str
+    key_file: str
+    known_hosts: str
+    connect_timeout: float = 15.0
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+class SSHRunner(Runner):
+    def __init__(self, name: str, spec: SSHSpec, *, read_only: bool,
+                 transcript: Transcript | None = None, default_timeout: float = 60.0) -> None:
+        super().__init__(name, read_only=read_only, transcript=transcript,
+                         default_timeout=default_timeout)
+        self.spec = spec
+        self._conn: Connection | None = None
+        self.connects = 0  # how many SSH connections this runner opened
+
+    def _connection(self) -> Connection:
+        if self._conn is not None and self._conn.is_connected:
+            return self._conn
+        if self._conn is not None:
+            self._conn.close()
+        s = self.spec
+        conn = Connection(
+            host=s.host, user=s.user, port=s.port, connect_timeout=s.connect_timeout,
+            connect_kwargs={"key_filename": [s.key_file], "look_for_keys": False,
+                            "allow_agent": False, "banner_timeout": s.connect_timeout,
+                            "auth_timeout": s.connect_timeout},
+        )
+        conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        try:
+            conn.client.load_host_keys(s.known_hosts)
+        except OSError as e:
+            raise HostKeyError(f"{self.name}: cannot read known_hosts {s.known_hosts}: {e}") from e
+        try:
+            conn.open()
+        except paramiko.BadHostKeyException as e:
+            raise HostKeyError(
+                f"{self.name} ({s.address}): host key CHANGED, refusing to connect "
+                f"(got {e.key.get_name()} {e.key.get_fingerprint().hex()}; "
+                f"check {s.known_hosts})") from e
+        except paramiko.SSHException as e:
+            if "not found in known_hosts" in str(e):
+                raise HostKeyError(
+                    f"{self.name} ({s.address}): host key UNKNOWN, refusing to connect "
+                    f"(not in {s.known_hosts})") from e
+            raise HarnessError(f"{self.name} ({s.address}): SSH failed: {e}") from e
+        except (OSError, socket.timeout, EOFError) as e:
+            raise HarnessError(f"{self.name} ({s.address}): unreachable: {e}") from e
+        self.connects += 1
+        self._conn = conn
+        return conn
+
+    def connect(self) -> None:
+        """Open the connection now (raises HarnessError / HostKeyError)."""
+        self._connection()
+
+    def wait_reachable(self, timeout: float, interval: float = 2.0) -> float:
+        """Poll until a trivial command answers; returns the seconds it took."""
+        start = time.monotonic()
+
+        def answers() -> bool:
+            try:
+                return self.run("true", timeout=20.0).ok
+            except HostKeyError:
+                raise
+            except HarnessError:
+                self.close()
+                raise
+
+        wait.until(answers, timeout=timeout, interval=interval,
+                   what=f"{self.name} ({self.spec.address}) to answer over SSH")
+        return time.monotonic() - start
+
+    def _execute(self, command: str, timeout: float, stdin: str | None) -> tuple[int, str, str]:
+        conn = self._connection()
+        try:
+            r = conn.run(command, hide=True, warn=True, timeout=timeout, pty=False,
+                         in_stream=io.StringIO(stdin) if stdin is not None else False)
+        except CommandTimedOut as e:
+            self.close()  # the channel may still be busy: start afresh next time
+            raise CommandTimeout(
+                f"`{command}` on {self.name} did not finish in {timeout:g} s") from e
+        except (paramiko.SSHException, OSError, EOFError) as e:
+            self.close()
+            raise HarnessError(f"`{command}` on {self.name}: connection lost: {e}") from e
+        return r.exited, r.stdout, r.stderr
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None

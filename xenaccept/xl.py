@@ -1,0 +1,167 @@
+"""The xl toolstack in Dom0: facts it reports, domains it runs, configs it reads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import validate
+from .runner import Result, Runner
+
+_BDF_ANY = re.compile(r"\b(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]\b")
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    domid: int
+    memory: int
+    vcpus: int
+    state: str
+
+
+@dataclass(frozen=True)
+class Vif:
+    devid: int
+    backend_domid: int
+    mac: str
+    state: int
+
+
+def parse_info(text: str) -> dict[str, str]:
+    """``xl info`` -> {key: value}; keys and values stripped (values may hold colons)."""
+    info: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            info[key.strip()] = value.strip()
+    return info
+
+
+def parse_list(text: str) -> list[Domain]:
+    """``xl list`` -> domains (the header line is skipped)."""
+    domains = []
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) < 6:
+            continue
+        name = " ".join(parts[:-5])
+        domid, mem, vcpus, state = parts[-5:-1]
+        domains.append(Domain(name, int(domid), int(mem), int(vcpus), state))
+    return domains
+
+
+def parse_bdfs(text: str) -> list[str]:
+    """Every PCI address in a listing (``xl pci-assignable-list``, ``xl pci-list``)."""
+    return [validate.bdf(m.group(0), "xl output") for m in _BDF_ANY.finditer(text)]
+
+
+def parse_network_list(text: str) -> list[Vif]:
+    """``xl network-list DOM`` -> vifs (Idx, BE, Mac Addr., handle, state, ...)."""
+    vifs = []
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 5 and parts[0].isdigit():
+            vifs.append(Vif(int(parts[0]), int(parts[1]), parts[2].lower(), int(parts[4])))
+    return vifs
+
+
+def parse_config(text: str) -> dict[str, object]:
+    """A small reader for xl domain config files: strings, numbers, lists of strings.
+
+    Enough to answer "does the config have pci = [ 'BDF' ] and driver_domain = 1"; lines
+    it does not understand are kept as raw text.
+    """
+    conf: dict[str, object] = {}
+    # join list values spanning several lines
+    text = re.sub(r"\[[^\]]*\]", lambda m: m.group(0).replace("\n", " "), text)
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip().rstrip(";").strip()
+        if value.startswith("["):
+            conf[key] = re.findall(r"""['"]([^'"]*)['"]""", value)
+        elif value[:1] in "'\"":
+            conf[key] = value[1:-1]
+        elif re.fullmatch(r"-?\d+", value):
+            conf[key] = int(value)
+        else:
+            conf[key] = value
+    return conf
+
+
+def _q(value: str) -> str:
+    if "'" in value or '"' in value or "\n" in value or "\\" in value:
+        raise ValueError(f"refusing to put {value!r} into an xl config")
+    return f'"{value}"'
+
+
+def render_config(items: dict[str, str | int | list[str]]) -> str:
+    """Render an xl config; values were validated, and quotes are refused here again."""
+    lines = ["# written by xenaccept; removed when the suite restores the host"]
+    for key, value in items.items():
+        if isinstance(value, list):
+            lines.append(f"{key} = [ " + ", ".join(_q(x).replace('"', "'") for x in value) + " ]")
+        elif isinstance(value, int):
+            lines.append(f"{key} = {value}")
+        else:
+            lines.append(f"{key} = {_q(value)}")
+    return "\n".join(lines) + "\n"
+
+
+class Xl:
+    """``xl`` in Dom0."""
+
+    def __init__(self, runner: Runner, command: str = "xl") -> None:
+        self.runner = runner
+        self.command = command
+
+    def _xl(self, *args: str, timeout: float | None = None, mutates: bool = False,
+            check: bool = False) -> Result:
+        return self.runner.run(self.command, *args, timeout=timeout, mutates=mutates,
+                               check=check)
+
+    def info(self) -> dict[str, str]:
+        return parse_info(self._xl("info", check=True).stdout)
+
+    def virt_caps(self) -> set[str]:
+        return set(self.info().get("virt_caps", "").split())
+
+    def domains(self) -> list[Domain]:
+        return parse_list(self._xl("list", check=True).stdout)
+
+    def domain(self, name: str) -> Domain | None:
+        name = validate.domain_name(name)
+        return next((d for d in self.domains() if d.name == name), None)
+
+    def assignable(self) -> list[str]:
+        return parse_bdfs(self._xl("pci-assignable-list", check=True).stdout)
+
+    def pci_list(self, domain: str) -> list[str]:
+        r = self._xl("pci-list", validate.domain_name(domain))
+        return parse_bdfs(r.stdout) if r.ok else []
+
+    def network_list(self, domain: str) -> list[Vif]:
+        r = self._xl("network-list", validate.domain_name(domain))
+        return parse_network_list(r.stdout) if r.ok else []
+
+    def dmesg(self) -> str:
+        return self._xl("dmesg").stdout
+
+    # -- changes (refused in check mode) --
+    def assignable_add(self, bdf: str) -> Result:
+        return self._xl("pci-assignable-add", validate.bdf(bdf), mutates=True, check=True)
+
+    def assignable_remove(self, bdf: str, rebind: bool = True) -> Result:
+        args = ["pci-assignable-remove"] + (["-r"] if rebind else []) + [validate.bdf(bdf)]
+        return self._xl(*args, mutates=True, check=True)
+
+    def create(self, config_path: str, timeout: float = 180.0) -> Result:
+        return self._xl("create", validate.abs_path(config_path, "config path"),
+                        timeout=timeout, mutates=True, check=True)
+
+    def destroy(self, domain: str, timeout: float = 120.0) -> Result:
+        return self._xl("destroy", validate.domain_name(domain), timeout=timeout,
+                        mutates=True)
