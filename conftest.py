@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.setup import LAB_INVENTORY
-
 pytest_plugins = [
     "fixtures.setup",
     "fixtures.reporting",
@@ -19,7 +17,9 @@ pytest_plugins = [
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("xenaccept", "Xen driver-domain acceptance")
     g.addoption("--inventory", metavar="PATH", default=None,
-                help=f"inventory YAML of the hosts to check (default: the lab's, {LAB_INVENTORY})")
+                help="inventory YAML of the hosts to check; write it --inventory=PATH "
+                     "(default: $XENACCEPT_INVENTORY, else the lab's, "
+                     "lab/run/default/inventory.yaml)")
     g.addoption("--provision", action="store_true",
                 help="build the setup for real (hide the device, start the driver domain, "
                      "bridge, xl devd, guests) and restore the host afterwards; without it "

@@ -9,6 +9,7 @@ from . import validate
 from .runner import Runner
 
 _HIDE = re.compile(r"\(([^()]*)\)")
+_OPTION = re.compile(r"^[A-Z0-9_]+$")
 
 
 def parse_cmdline(text: str) -> dict[str, str]:
@@ -50,11 +51,16 @@ class Kernel:
         return self.runner.out("cat", "/proc/cmdline").strip()
 
     def config(self, *names: str) -> dict[str, str | None]:
-        """Build options of the running kernel, from /boot/config-<release> or /proc/config.gz."""
-        r = self.runner.run("cat", f"/boot/config-{self.release}")
-        if not r.ok:
-            r = self.runner.run("zcat", "/proc/config.gz")
-        return parse_config(r.stdout, *names) if r.ok else {n: None for n in names}
+        """Build options of the running kernel, from /boot/config-<release> or
+        /proc/config.gz (only the lines asked for are read back)."""
+        for name in names:
+            if not _OPTION.match(name):
+                raise ValueError(f"not a kernel option name: {name!r}")
+        pattern = "^CONFIG_(" + "|".join(names) + ")="
+        r = self.runner.run("grep", "-E", pattern, f"/boot/config-{self.release}")
+        if r.exit_status > 1:  # no such file (1 is "no line matched")
+            r = self.runner.run("sh", "-c", 'zcat /proc/config.gz | grep -E "$1"', "sh", pattern)
+        return parse_config(r.stdout, *names)
 
     def module_available(self, module: str) -> bool:
         """True when ``modinfo`` finds the module (as a file, or built in)."""

@@ -115,8 +115,13 @@ class Setup:
 
     # -- provisioning ---------------------------------------------------------
     def ensure(self, stage: Stage) -> None:
-        """Bring the setup up to ``stage`` (no-op in check mode, or when already reached)."""
+        """Bring the setup up to ``stage``; in check mode change nothing, but find out whether
+        the driver domain the stage needs runs at all (before asking it anything)."""
         if not self.provision:
+            dd = self.target.driver_domain.name
+            if stage >= Stage.DRIVER_DOMAIN and self.dom0.xl.domain(dd) is None:
+                raise CheckFailed("xl list in Dom0", f"the driver domain {dd} running",
+                                  "no such domain")
             return
         if self.before is None:
             self.before = self.state()
@@ -240,6 +245,34 @@ class Setup:
                        last_seen=lambda: f"ports {br.ports()}")
 
     # -- restoring --------------------------------------------------------------
+    def adopt_kept(self) -> list[str]:
+        """Rebuild the journal of a setup an earlier run left up with --keep, from what it
+        wrote (configs carrying the suite's marker) and what xl remembers; returns what it
+        will undo. Domains whose config the suite did not write are never touched."""
+        if self.before is None:
+            self.before = self.state()
+        t = self.target
+        ours = []
+        for name in (t.driver_domain.name, *t.guests.names):
+            text = self.dom0.read(t.config_path(name))
+            if text is not None and MARKER in text:
+                ours.append(name)
+        if t.driver_domain.name in ours:
+            from .kernel import hidden_bdfs
+            hidden_at_boot = self.bdf in hidden_bdfs(self.dom0.kernel.cmdline)
+            node = f"/libxl/pci/{self.bdf.replace(':', '-').replace('.', '-')}/driver_path"
+            if not hidden_at_boot and self.dom0.runner.run("xenstore-read", node).ok:
+                self.journal.push(f"give {self.bdf} back to its driver",
+                                  lambda: self.dom0.xl.assignable_remove(self.bdf))
+        for name in ours:  # the driver domain first, so it is undone last
+            path = t.config_path(name)
+            self.journal.push(f"remove {path}", lambda p=path: self.dom0.runner.run(
+                "rm", "-f", p, mutates=True, check=True))
+            self.journal.push(f"destroy {name}", lambda n=name: self._destroy(n))
+            self.started.append(name)
+        self.before = None  # the state before the kept run is not known
+        return [u.what for u in self.journal.entries]
+
     def restore(self) -> list[str]:
         """Undo this run's changes and verify Dom0 is as found; returns the problems."""
         problems = self.journal.unwind()

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from .errors import HarnessError, ReadOnlyViolation
 
 DEFAULT_TIMEOUT = 60.0
-_KEEP = 64 * 1024  # characters of stdout/stderr kept in the transcript
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ class Runner:
         limit = self.default_timeout if timeout is None else timeout
         start = time.monotonic()
         rc, out, err = self._execute(command, limit, stdin)
-        result = Result(self.name, command, rc, out[:_KEEP], err[:_KEEP],
+        result = Result(self.name, command, rc, out, err,
                         time.monotonic() - start, mutates)
         self.transcript.add(result)
         if check and not result.ok:

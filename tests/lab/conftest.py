@@ -1,0 +1,158 @@
+"""The lab as a fixture: booted in the mode a test needs, stopped at the end of the session.
+
+Tests here run the acceptance suite as an operator would (``pytest --provision`` in the
+repository) and look at the lab's Dom0 themselves, through the same library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from xenaccept import inventory
+from xenaccept.inventory import Target
+from xenaccept.ssh import SSHRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+XENLAB = ROOT / "lab" / "xenlab"
+INVENTORY = ROOT / "lab" / "run" / os.environ.get("XENLAB_NAME", "default") / "inventory.yaml"
+
+
+def xenlab(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+    print(f"$ lab/xenlab {' '.join(args)}", flush=True)
+    p = subprocess.run([sys.executable, str(XENLAB), *args], cwd=ROOT, text=True,
+                       capture_output=True, timeout=timeout)
+    print(p.stdout[-4000:], p.stderr[-4000:], sep="\n", flush=True)
+    return p
+
+
+@dataclass
+class Lab:
+    mode: str            # "fresh" or "hide"
+    target: Target
+    up_seconds: float
+
+    def dom0(self) -> SSHRunner:
+        return SSHRunner("dom0", self.target.dom0, read_only=True)
+
+
+class LabManager:
+    def __init__(self) -> None:
+        self.current: Lab | None = None
+
+    def get(self, mode: str) -> Lab:
+        if self.current is not None and self.current.mode == mode:
+            return self.current
+        xenlab("down", timeout=120)
+        start = time.monotonic()
+        p = xenlab("up", *(["--hide-at-boot"] if mode == "hide" else []))
+        if p.returncode != 0:
+            pytest.fail(f"lab/xenlab up failed (exit {p.returncode}):\n{p.stdout[-3000:]}\n"
+                        f"{p.stderr[-3000:]}", pytrace=False)
+        [target] = inventory.load(INVENTORY)
+        self.current = Lab(mode, target, time.monotonic() - start)
+        return self.current
+
+    def stop(self) -> None:
+        if self.current is not None:
+            faults = xenlab("faults", timeout=120)
+            xenlab("down", timeout=120)
+            self.current = None
+            if faults.returncode != 0:
+                print(f"LAB FAULTS (not checkpoint failures):\n{faults.stdout}")
+
+
+@pytest.fixture(scope="session")
+def labs() -> Iterator[LabManager]:
+    manager = LabManager()
+    try:
+        yield manager
+    finally:
+        manager.stop()
+
+
+@pytest.fixture
+def lab(labs: LabManager) -> Lab:
+    """The lab as a freshly installed Xen host (the NIC on its native driver)."""
+    return labs.get("fresh")
+
+
+@pytest.fixture
+def lab_hidden(labs: LabManager) -> Lab:
+    """The lab booted with xen-pciback.hide=(BDF) on Dom0's command line."""
+    return labs.get("hide")
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    output: str
+    outcomes: dict[str, str]      # scenario test name -> passed/failed/error/skipped
+    messages: dict[str, str]      # scenario test name -> failure message
+    transcript: str
+
+
+def run_suite(*args: str, name: str, timeout: float = 1800) -> SuiteRun:
+    """Run the acceptance suite as an operator types it, in the repository."""
+    junit = ROOT / "reports" / f"junit-{name}.xml"
+    cmd = [sys.executable, "-m", "pytest", f"--inventory={INVENTORY}", f"--junitxml={junit}",
+           *args]
+    print("$", " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, timeout=timeout)
+    print(p.stdout[-6000:], p.stderr[-2000:], sep="\n", flush=True)
+    outcomes, messages = parse_junit(junit)
+    transcript = (ROOT / "reports" / "transcript.txt")
+    text = transcript.read_text() if transcript.exists() else ""
+    (ROOT / "reports" / f"transcript-{name}.txt").write_text(text)
+    return SuiteRun(p.returncode, p.stdout + p.stderr, outcomes, messages, text)
+
+
+def parse_junit(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    import xml.etree.ElementTree as ET
+    outcomes: dict[str, str] = {}
+    messages: dict[str, str] = {}
+    if not path.exists():
+        return outcomes, messages
+    for case in ET.parse(path).getroot().iter("testcase"):
+        name = case.get("name", "")
+        outcome = "passed"
+        for kind in ("failure", "error", "skipped"):
+            el = case.find(kind)
+            if el is not None:
+                outcome = {"failure": "failed"}.get(kind, kind)
+                messages[name] = el.get("message", "") or (el.text or "")[:2000]
+                break
+        # a teardown error is reported as a second testcase element with the same name
+        if outcomes.get(name, "passed") == "passed":
+            outcomes[name] = outcome
+    return outcomes, messages
+
+
+def dom0_state(lab: Lab) -> dict[str, object]:
+    """What a run may change on Dom0, read independently of the suite's own bookkeeping."""
+    r = lab.dom0()
+    bdf = lab.target.device.bdf
+    try:
+        state = {
+            "driver": r.run("readlink", f"/sys/bus/pci/devices/{bdf}/driver").stdout.strip(),
+            "domains": sorted(line.split()[0] for line in
+                              r.out("xl", "list").splitlines()[1:] if line.strip()),
+            "etc_xen": sorted(r.out("ls", "-1", "/etc/xen").split()),
+            "pciback_slots": r.run("cat", "/sys/bus/pci/drivers/pciback/slots").stdout.strip(),
+            "interfaces": sorted(r.out("ls", "-1", "/sys/class/net").split()),
+        }
+    finally:
+        r.close()
+    return state
+
+
+def dump(obj: object) -> str:
+    return json.dumps(obj, indent=1, sort_keys=True)

@@ -1,0 +1,76 @@
+"""The acceptance suite against the lab, as an operator runs it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xenaccept.ssh import SSHRunner
+
+from .conftest import INVENTORY, ROOT, dom0_state, dump, run_suite
+
+pytestmark = pytest.mark.lab
+
+SCENARIOS = sum(line.strip().startswith("Scenario:")
+                for f in (ROOT / "features").glob("*.feature") for line in f.read_text().splitlines())
+
+
+def all_passed(run) -> None:
+    assert run.returncode == 0, run.output[-5000:]
+    assert len(run.outcomes) == SCENARIOS, run.outcomes
+    assert set(run.outcomes.values()) == {"passed"}, run.messages
+
+
+def test_a_provisioning_run_passes_every_scenario_and_restores_dom0(lab):
+    before = dom0_state(lab)
+    run = run_suite("--provision", name="provision")
+    after = dom0_state(lab)
+    all_passed(run)
+    assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
+    assert "xl pci-assignable-add 0000:00:05.0" in run.transcript
+    assert "xl pci-assignable-remove -r 0000:00:05.0" in run.transcript
+
+
+def test_a_kept_setup_passes_check_mode_and_a_broken_checkpoint_fails_alone(lab):
+    before = dom0_state(lab)
+    try:
+        all_passed(run_suite("--provision", "--keep", name="keep"))
+
+        check = run_suite(name="check")
+        all_passed(check)
+        assert check.transcript.strip(), "check mode sent no command"
+        assert "(changes the host)" not in check.transcript
+
+        # break one checkpoint for real: stop the backend daemon in the driver domain
+        t = lab.target
+        drvdom = SSHRunner(t.driver_domain.name, t.driver_domain.ssh, read_only=False)
+        try:
+            drvdom.run("systemctl", "stop", "xenaccept-xldevd", mutates=True, check=True)
+        finally:
+            drvdom.close()
+        broken = run_suite(name="fault-devd")
+        failed = {n: o for n, o in broken.outcomes.items() if o != "passed"}
+        assert list(failed) == [f"test_the_backend_daemon_xl_devd_runs_in_the_driver_domain"
+                                f"[{t.name}]"], broken.outcomes
+        message = next(iter(broken.messages.values()))
+        assert "expected exactly one `xl devd`; found 0" in message, message
+    finally:
+        p = subprocess.run([sys.executable, "-m", "xenaccept", "teardown",
+                            f"--inventory={INVENTORY}"], cwd=ROOT, text=True,
+                           capture_output=True, timeout=600)
+        print(p.stdout, p.stderr)
+    assert p.returncode == 0, p.stderr
+    after = dom0_state(lab)
+    assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
+
+
+def test_check_mode_on_a_fresh_host_fails_naming_what_is_missing(lab):
+    run = run_suite(name="check-fresh")
+    assert run.returncode == 1
+    assert run.outcomes["test_dom0s_kernel_provides_the_pci_backend_xenpciback[xenlab-default]"] \
+        == "passed"
+    hidden = run.messages["test_the_device_belongs_to_pciback_not_to_its_native_driver"
+                          "[xenlab-default]"]
+    assert "found neither" in hidden or "found e1000" in hidden, hidden
+    assert "(changes the host)" not in run.transcript
