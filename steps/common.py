@@ -4,6 +4,7 @@ With --provision each one builds what is missing, in order; in check mode they c
 nothing and the Then steps find out whether the host holds the checkpoint.
 """
 
+import pytest
 from pytest_bdd import given
 
 from xenaccept.provision import Setup, Stage
@@ -19,21 +20,30 @@ def device_hidden(setup: Setup) -> None:
     setup.ensure(Stage.DEVICE_HIDDEN)
 
 
+def _with_passthrough(setup: Setup, stage: Stage) -> None:
+    """Stages from the driver domain on need PCI passthrough: without an IOMMU the
+    scenario is skipped with the reason, never passed."""
+    reason = setup.passthrough_unsupported()
+    if reason:
+        pytest.skip(reason)
+    setup.ensure(stage)
+
+
 @given("the driver domain is running")
 def driver_domain_running(setup: Setup) -> None:
-    setup.ensure(Stage.DRIVER_DOMAIN)
+    _with_passthrough(setup, Stage.DRIVER_DOMAIN)
 
 
 @given("xl devd runs in the driver domain")
 def backend_daemon(setup: Setup) -> None:
-    setup.ensure(Stage.BACKEND_DAEMON)
+    _with_passthrough(setup, Stage.BACKEND_DAEMON)
 
 
 @given("the bridge is up in the driver domain")
 def bridge(setup: Setup) -> None:
-    setup.ensure(Stage.BRIDGE)
+    _with_passthrough(setup, Stage.BRIDGE)
 
 
 @given("the guests are running")
 def guests(setup: Setup) -> None:
-    setup.ensure(Stage.GUESTS)
+    _with_passthrough(setup, Stage.GUESTS)

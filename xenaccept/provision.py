@@ -108,6 +108,15 @@ class Setup:
                          tuple(sorted(d.name for d in self.dom0.xl.domains())),
                          tuple(existing))
 
+    def passthrough_unsupported(self) -> str | None:
+        """Why PCI passthrough cannot work on this host (None when it can): Xen reports
+        ``hvm_directio``/``pv_directio`` in virt_caps only with an IOMMU it uses."""
+        caps = self.dom0.xl.virt_caps()
+        if "pv_directio" not in caps and "hvm_directio" not in caps:
+            return ("PCI passthrough unsupported on this host: no IOMMU in use "
+                    f"(xl info virt_caps: {' '.join(sorted(caps)) or 'none'})")
+        return None
+
     def vif_name(self, guest: str, devid: int = 0) -> str | None:
         """Backend interface of a guest's vif: ``vif<domid>.<devid>``; None if not running."""
         dom = self.dom0.xl.domain(guest)
