@@ -18,7 +18,7 @@ from invoke.exceptions import CommandTimedOut
 
 from . import wait
 from .errors import CommandTimeout, HarnessError, HostKeyError
-from .runner import Runner, Transcript
+from .runner import Result, Runner, Transcript
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,19 @@ class SSHRunner(Runner):
             self.close()
             raise HarnessError(f"`{command}` on {self.name}: connection lost: {e}") from e
         return r.exited, r.stdout, r.stderr
+
+    def open_channel(self, command: str, timeout: float = 20.0) -> paramiko.Channel:
+        """Start ``command`` (already quoted) on its own channel and return the channel: for a
+        process that must live exactly as long as this connection (a lock holder)."""
+        transport = self._connection().client.get_transport()
+        if transport is None:
+            raise HarnessError(f"{self.name}: no SSH transport")
+        channel = transport.open_session(timeout=timeout)
+        channel.settimeout(timeout)
+        channel.exec_command(command)
+        self.transcript.add(Result(self.name, command, 0, "(held for the run)", "", 0.0,
+                                   mutates=False))
+        return channel
 
     def close(self) -> None:
         if self._conn is not None:

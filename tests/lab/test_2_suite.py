@@ -74,3 +74,18 @@ def test_check_mode_on_a_fresh_host_fails_naming_what_is_missing(lab):
                           "[xenlab-default]"]
     assert "found neither" in hidden or "found e1000" in hidden, hidden
     assert "(changes the host)" not in run.transcript
+
+
+def test_a_second_run_against_a_locked_host_is_refused(lab):
+    from xenaccept import lock
+    holder = SSHRunner("dom0", lab.target.dom0, read_only=False)
+    held = lock.acquire(holder, exclusive=True)
+    try:
+        run = run_suite("--provision", name="locked")
+    finally:
+        held.release()
+        holder.close()
+    assert run.returncode != 0
+    assert set(run.outcomes.values()) == {"error"}, run.outcomes
+    assert "is locked by another xenaccept run" in run.output
+    assert "pci-assignable-add" not in run.transcript
