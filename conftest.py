@@ -7,6 +7,7 @@ import pytest
 pytest_plugins = [
     "fixtures.setup",
     "fixtures.reporting",
+    "fixtures.history",
     "steps.common",
     "steps.dom0",
     "steps.driver_domain",

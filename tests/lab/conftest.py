@@ -106,10 +106,12 @@ def run_suite(*args: str, name: str, timeout: float = 1800) -> SuiteRun:
     cmd = [sys.executable, "-m", "pytest", f"--inventory={INVENTORY}", f"--junitxml={junit}",
            *args]
     print("$", " ".join(cmd), flush=True)
+    transcript = ROOT / "reports" / "transcript.txt"
+    transcript.unlink(missing_ok=True)
+    junit.unlink(missing_ok=True)
     p = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, timeout=timeout)
     print(p.stdout[-6000:], p.stderr[-2000:], sep="\n", flush=True)
     outcomes, messages = parse_junit(junit)
-    transcript = (ROOT / "reports" / "transcript.txt")
     text = transcript.read_text() if transcript.exists() else ""
     (ROOT / "reports" / f"transcript-{name}.txt").write_text(text)
     return SuiteRun(p.returncode, p.stdout + p.stderr, outcomes, messages, text)
