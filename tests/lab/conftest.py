@@ -49,17 +49,30 @@ class LabManager:
         self.current: Lab | None = None
 
     def get(self, mode: str) -> Lab:
+        """The lab in ``mode``: "fresh", "hide" (hidden at boot) or "snapshot:NAME"."""
         if self.current is not None and self.current.mode == mode:
             return self.current
+        return self.boot(mode)
+
+    def boot(self, mode: str) -> Lab:
+        """Boot (or restore) the lab in ``mode``, even if it is up in that mode already."""
         xenlab("down", timeout=120)
+        self.current = None
         start = time.monotonic()
-        p = xenlab("up", *(["--hide-at-boot"] if mode == "hide" else []))
+        args = {"fresh": [], "hide": ["--hide-at-boot"]}.get(mode)
+        if args is None:
+            args = ["--from", mode.removeprefix("snapshot:")]
+        p = xenlab("up", *args)
         if p.returncode != 0:
             pytest.fail(f"lab/xenlab up failed (exit {p.returncode}):\n{p.stdout[-3000:]}\n"
                         f"{p.stderr[-3000:]}", pytrace=False)
         [target] = inventory.load(INVENTORY)
         self.current = Lab(mode, target, time.monotonic() - start)
         return self.current
+
+    def save(self, name: str) -> None:
+        p = xenlab("snapshot", "save", name, timeout=900)
+        assert p.returncode == 0, p.stdout + p.stderr
 
     def stop(self) -> None:
         if self.current is not None:
