@@ -51,7 +51,7 @@ def netdev(setup: Setup) -> None:
     checks.device_netdev(setup)
 
 
-@then(parsers.parse('"{script}" and every helper it sources are present and executable '
+@then(parsers.parse('"{script}" is executable and every helper it sources is present '
                     "in the driver domain"))
 def scripts(setup: Setup, script: str) -> None:
     checks.hotplug_scripts(setup, script)

@@ -157,13 +157,18 @@ def device_netdev(setup: Setup) -> str:
 
 # -- 4. hotplug -------------------------------------------------------------------------
 def hotplug_scripts(setup: Setup, script: str) -> list[str]:
+    """``script`` present and executable (the toolstack runs it); every helper it sources,
+    transitively, present (they are sourced, so Debian ships them mode 644)."""
     hp = setup.drvdom.hotplug
-    states = hp.states(hp.closure(script))
-    bad = [f"{s.path} ({'not executable' if s.present else 'missing'})"
-           for s in states if not s.executable]
+    main, *helpers = hp.states(hp.closure(script))
+    bad = [] if main.executable else [
+        f"{main.path} ({'not executable' if main.present else 'missing'})"]
+    bad += [f"{h.path} (missing)" for h in helpers if not h.present]
     if bad:
-        raise CheckFailed("hotplug scripts", "present and executable", "; ".join(bad))
-    return [s.path for s in states]
+        raise CheckFailed("hotplug scripts",
+                          f"{script} executable and the helpers it sources present",
+                          "; ".join(bad))
+    return [s.path for s in (main, *helpers)]
 
 
 def one_devd(setup: Setup) -> int:
