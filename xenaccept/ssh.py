@@ -113,6 +113,9 @@ class SSHRunner(Runner):
         except (paramiko.SSHException, OSError, EOFError) as e:
             self.close()
             raise HarnessError(f"`{command}` on {self.name}: connection lost: {e}") from e
+        if r.exited is None or r.exited < 0:  # the channel closed without an exit status
+            self.close()
+            raise HarnessError(f"`{command}` on {self.name}: connection lost (no exit status)")
         return r.exited, r.stdout, r.stderr
 
     def open_channel(self, command: str, timeout: float = 20.0) -> paramiko.Channel:
