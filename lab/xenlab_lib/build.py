@@ -1,0 +1,159 @@
+"""Image build: debootstrap (cached base tree) -> customise -> two ext4 images (mkfs -d).
+
+The cache key is a hash of recipe.py (packages, scripts, sizes). Builds go to a temp dir
+renamed atomically into place, so an interrupted build never looks cached."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+from . import recipe
+from .common import Clock, LabError, cache_dir, run
+
+RECIPE_FILE = Path(recipe.__file__)
+
+
+def recipe_hash() -> str:
+    return hashlib.sha256(RECIPE_FILE.read_bytes()).hexdigest()[:16]
+
+
+def base_hash() -> str:
+    key = json.dumps([recipe.SUITE, recipe.MIRROR, sorted(recipe.PACKAGES)])
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def image_dir(h: str | None = None) -> Path:
+    return cache_dir() / "images" / (h or recipe_hash())
+
+
+def load_manifest(h: str | None = None) -> dict | None:
+    p = image_dir(h) / "manifest.json"
+    if not p.is_file():
+        return None
+    return json.loads(p.read_text())
+
+
+def _base_rootfs(clock: Clock) -> Path:
+    base = cache_dir() / "base" / base_hash()
+    done = base / "rootfs"
+    if done.is_dir():
+        clock.log(f"debootstrap base cached: {done}")
+        return done
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = base / f".tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    clock.log(f"debootstrap {recipe.SUITE} minbase + {len(recipe.PACKAGES)} packages "
+              f"(~2.5 min) into {tmp}")
+    run(["debootstrap", "--variant=minbase", "--include=" + ",".join(recipe.PACKAGES),
+         recipe.SUITE, str(tmp), recipe.MIRROR], timeout=1800)
+    tmp.rename(done)
+    clock.log("debootstrap done")
+    return done
+
+
+def _chroot_sh(root: Path, script: str, timeout: float) -> None:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+           "DEBIAN_FRONTEND": "noninteractive", "HOME": "/root"}
+    run(["chroot", str(root), "/bin/sh", "-es"], input="set -x\n" + script, timeout=timeout,
+        env=env)
+
+
+def _keygen(path: Path, comment: str) -> str:
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        timeout=60, capture=True)
+    path.chmod(0o600)
+    return path.with_suffix(".pub").read_text().strip()
+
+
+def _personalise(root: Path, name: str, out: Path, client_pub: str) -> str:
+    spec = recipe.IMAGES[name]
+    (root / "etc/hostname").write_text(spec["hostname"] + "\n")
+    (root / "etc/hosts").write_text(
+        f"127.0.0.1\tlocalhost\n127.0.1.1\t{spec['hostname']}\n"
+        "::1\tlocalhost ip6-localhost ip6-loopback\n")
+    (root / "etc/fstab").write_text(f"{spec['rootdev']}\t/\text4\terrors=remount-ro\t0\t1\n")
+    (root / "etc/machine-id").write_text(secrets.token_hex(16) + "\n")
+    for rel, (mode, text) in spec["files"].items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+        (root / rel).chmod(mode)
+    ak = root / "root/.ssh/authorized_keys"
+    ak.write_text(client_pub + "\n")
+    ak.chmod(0o600)
+    key = root / "etc/ssh/ssh_host_ed25519_key"
+    for p in (key, key.with_suffix(".pub")):
+        p.unlink(missing_ok=True)
+    pub = _keygen(key, f"root@{spec['hostname']}")
+    (out / f"{name}_host_ed25519_key.pub").write_text(pub + "\n")
+    return pub
+
+
+def build(force: bool = False) -> Path:
+    clock = Clock()
+    h = recipe_hash()
+    final = image_dir(h)
+    if (final / "manifest.json").is_file() and not force:
+        clock.log(f"images cached: {final}")
+        return final
+    if os.geteuid() != 0:
+        raise LabError("build needs root (debootstrap, chroot)")
+    images = final.parent
+    images.mkdir(parents=True, exist_ok=True)
+    for stale in images.glob(f".tmp-{h}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = images / f".tmp-{h}-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        base = _base_rootfs(clock)
+        work = tmp / "work"
+        work.mkdir()
+        dom0 = work / "dom0"
+        clock.log("copying the base tree")
+        run(["cp", "-a", str(base), str(dom0)], timeout=600)
+        client_pub = _keygen(tmp / "id_ed25519", "xenlab-client")
+        clock.log("customising (sshd, ifupdown, pciback-first, guestnet initramfs hook, "
+                  "initramfs rebuild)")
+        _chroot_sh(dom0, recipe.COMMON_SCRIPT, timeout=900)
+        drv = work / "drvdom"
+        run(["cp", "-a", str(dom0), str(drv)], timeout=600)
+        host_keys = {name: _personalise(root, name, tmp, client_pub)
+                     for name, root in (("dom0", dom0), ("drvdom", drv))}
+        boot = dom0 / "boot"
+        kvers = sorted(p.name[len("vmlinuz-"):] for p in boot.glob("vmlinuz-*"))
+        xens = sorted(boot.glob("xen-4*-amd64.gz"))
+        if len(kvers) != 1 or not xens:
+            raise LabError(f"unexpected /boot contents: {sorted(p.name for p in boot.iterdir())}")
+        kver = kvers[0]
+        shutil.copy2(boot / f"vmlinuz-{kver}", tmp / "vmlinuz")
+        shutil.copy2(boot / f"initrd.img-{kver}", tmp / "initrd.img")
+        # QEMU's -kernel boots Xen's multiboot ELF directly, but not gzipped
+        (tmp / "xen").write_bytes(
+            run(["zcat", str(xens[-1])], timeout=60, capture=True, input=b"").stdout)
+        for name, root in (("dom0", dom0), ("drvdom", drv)):
+            clock.log(f"mkfs.ext4 -d {name}.img ({recipe.IMAGE_SIZE}, sparse)")
+            run(["mkfs.ext4", "-q", "-F", "-L", f"{name}-root", "-d", str(root),
+                 str(tmp / f"{name}.img"), recipe.IMAGE_SIZE], timeout=900)
+        clock.log("removing work trees")
+        shutil.rmtree(work)
+        manifest = {
+            "hash": h, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_seconds": round(clock.elapsed(), 1), "suite": recipe.SUITE,
+            "kernel_version": kver, "xen": xens[-1].name,
+            "dom0_kernel": f"/boot/vmlinuz-{kver}", "dom0_initrd": f"/boot/initrd.img-{kver}",
+            "host_keys": host_keys, "client_pub": client_pub,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if final.exists():  # a forced rebuild
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        clock.log(f"build failed; removing {tmp}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    clock.log(f"images built in {final}")
+    return final

@@ -1,0 +1,95 @@
+"""Command line of lab/xenlab."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from . import build, lab
+from .common import LabError, run, run_dir
+
+HOST_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "e2fsprogs",
+                 "openssh-client", "ca-certificates"]
+HOST_TOOLS = ["qemu-system-x86_64", "qemu-img", "debootstrap", "mkfs.ext4", "ssh",
+              "ssh-keygen"]
+
+
+def prepare() -> int:
+    missing = [t for t in HOST_TOOLS if shutil.which(t) is None
+               and not any(os.path.exists(d + t) for d in ("/usr/sbin/", "/sbin/"))]
+    if not missing:
+        print("xenlab: host tools present: " + ", ".join(HOST_TOOLS))
+        return 0
+    print(f"xenlab: missing {missing}; installing {HOST_PACKAGES}")
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update"], timeout=600, env=env)
+    run(["apt-get", "install", "-y", "--no-install-recommends", *HOST_PACKAGES],
+        timeout=1800, env=env)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="lab/xenlab", description=(
+        "A Debian bookworm Xen 4.17 host under QEMU TCG with an emulated Intel IOMMU. "
+        "Instance: $XENLAB_NAME (default 'default'); cache: $XENLAB_CACHE "
+        "(default /var/cache/xenlab)."))
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("prepare", help="apt-get install what the lab needs on this machine")
+    b = sub.add_parser("build", help="build the images unless cached")
+    b.add_argument("--force", action="store_true", help="rebuild even if cached")
+    u = sub.add_parser("up", help="boot the lab (snapshot `fresh` if valid, else cold)")
+    u.add_argument("--hide-at-boot", action="store_true",
+                   help="add xen-pciback.hide=(0000:00:05.0) to Dom0's command line")
+    u.add_argument("--from", dest="from_name", metavar="SNAPSHOT",
+                   help="restore this snapshot (cold boot if missing or stale)")
+    u.add_argument("--cold", action="store_true", help="never restore a snapshot")
+    sub.add_parser("down", help="stop this lab's QEMU")
+    sub.add_parser("status", help="running or not, ports, uptime, snapshots, faults")
+    s = sub.add_parser("ssh", help="run a command in dom0 or drvdom: ssh dom0 -- CMD...")
+    s.add_argument("target", choices=["dom0", "drvdom"])
+    s.add_argument("--timeout", type=float, default=300)
+    s.add_argument("command", nargs="*", help="the command (after --), run by root's shell")
+    sub.add_parser("faults", help="print lab faults (exit 1 if any)")
+    sub.add_parser("inventory", help="print the inventory file's path")
+    sn = sub.add_parser("snapshot", help="snapshot save NAME | snapshot list")
+    snsub = sn.add_subparsers(dest="snapcmd", required=True)
+    snsub.add_parser("save").add_argument("name")
+    snsub.add_parser("list")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    remote_cmd: list[str] | None = None
+    if argv[:1] == ["ssh"] and "--" in argv:  # everything after -- is the remote command
+        i = argv.index("--")
+        argv, remote_cmd = argv[:i], argv[i + 1:]
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "prepare":
+            return prepare()
+        if a.cmd == "build":
+            build.build(force=a.force)
+            return 0
+        if a.cmd == "up":
+            return lab.up(a.hide_at_boot, a.from_name, a.cold)
+        if a.cmd == "down":
+            return lab.down()
+        if a.cmd == "status":
+            return lab.status()
+        if a.cmd == "ssh":
+            return lab.ssh_cmd(a.target, remote_cmd if remote_cmd is not None else a.command,
+                               a.timeout)
+        if a.cmd == "faults":
+            return lab.faults_cmd()
+        if a.cmd == "inventory":
+            inv = run_dir() / "inventory.yaml"
+            print(inv)
+            return 0 if inv.is_file() else 1
+        if a.cmd == "snapshot":
+            if a.snapcmd == "save":
+                return lab.save_snapshot(a.name)
+            return lab.list_snapshots()
+    except LabError as e:
+        print(f"xenlab: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2

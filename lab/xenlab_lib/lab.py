@@ -1,0 +1,378 @@
+"""The lab's life cycle: up (cold boot or snapshot restore), down, status, ssh, faults,
+snapshots."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from . import build, faults, inventory, qemu, remote
+from .common import Clock, LabError, cache_dir, fmt_secs, lab_name, run_dir, wait_until
+
+COLD_DEADLINE = 900        # Xen + Dom0 to SSH: 72-84 s measured, TCG under load is slower
+RESTORE_DEADLINE = 180
+DRVDOM_DEADLINE = 240
+
+
+# ---------------------------------------------------------------- state and paths
+def state_path() -> Path:
+    return run_dir() / "state.json"
+
+
+def load_state() -> dict | None:
+    try:
+        return json.loads(state_path().read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def save_state(st: dict) -> None:
+    state_path().write_text(json.dumps(st, indent=2) + "\n")
+
+
+def overlay_dir(h: str) -> Path:
+    return cache_dir() / "labs" / lab_name() / h
+
+
+def ensure_overlays(images: Path, h: str) -> Path:
+    """Per-instance qcow2 overlays on the cached raw images, each with a disk-only snapshot
+    `base` (= the freshly installed disk) that a cold boot reverts to. Overlays of other
+    recipe hashes are stale and removed."""
+    root = cache_dir() / "labs" / lab_name()
+    root.mkdir(parents=True, exist_ok=True)
+    for other in root.iterdir():
+        if other.name != h and other.is_dir():
+            print(f"xenlab: removing overlays of an older recipe: {other}")
+            shutil.rmtree(other, ignore_errors=True)
+    d = overlay_dir(h)
+    if (d / "ready").is_file():
+        return d
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    for disk in ("dom0", "drvdom"):
+        ov = d / f"{disk}.qcow2"
+        qemu.qemu_img("create", "-q", "-f", "qcow2", "-b", str(images / f"{disk}.img"),
+                      "-F", "raw", str(ov))
+        qemu.qemu_img("snapshot", "-c", "base", str(ov))
+    (d / "snapshots.json").write_text("{}\n")
+    (d / "ready").write_text("")
+    return d
+
+
+def load_snapmeta(d: Path) -> dict:
+    try:
+        return json.loads((d / "snapshots.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def qcow_snapshots(d: Path) -> set[str]:
+    names: set[str] | None = None
+    for disk in ("dom0", "drvdom"):
+        cp = qemu.qemu_img("snapshot", "-l", "-U", str(d / f"{disk}.qcow2"))
+        here = {ln.split()[1] for ln in cp.stdout.splitlines()[2:] if len(ln.split()) > 2}
+        names = here if names is None else names & here
+    return names or set()
+
+
+def snapshot_problem(d: Path, images: Path, name: str) -> str | None:
+    """Why snapshot `name` cannot be loaded, or None if it can."""
+    meta = load_snapmeta(d).get(name)
+    if meta is None:
+        return f"no snapshot {name!r} for this recipe hash"
+    if meta.get("sig") != qemu.machine_sig(images, meta["hide_at_boot"]):
+        return f"snapshot {name!r} was saved with another QEMU machine configuration"
+    if name not in qcow_snapshots(d):
+        return f"snapshot {name!r} is missing from the qcow2 overlays"
+    return None
+
+
+# ---------------------------------------------------------------- helpers
+def _ctx() -> dict:
+    h = build.recipe_hash()
+    images = build.image_dir(h)
+    return {"hash": h, "images": images, "key": images / "id_ed25519",
+            "kh": run_dir() / "known_hosts"}
+
+
+def _ssh(which: str, command: str, timeout: float = 60, st: dict | None = None):
+    st = st or load_state()
+    if not st:
+        raise LabError("the lab is not up")
+    images = Path(st["images"])
+    return remote.ssh(st["ports"][which], images / "id_ed25519", run_dir() / "known_hosts",
+                      command, timeout=timeout)
+
+
+def _answers(st: dict, which: str, command: str = "true") -> bool:
+    try:
+        return _ssh(which, command, timeout=30, st=st).returncode == 0
+    except LabError:
+        return False
+
+
+def serial_tail(n: int = 40) -> str:
+    p = run_dir() / "serial.log"
+    try:
+        return "\n".join(p.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no serial log)"
+
+
+def serial_faults() -> list[faults.Fault]:
+    p = run_dir() / "serial.log"
+    if not p.is_file():
+        return []
+    return faults.scan_text(p.read_text(errors="replace"), str(p))
+
+
+def _alive_probe(pid: int, inner):
+    def probe():
+        if qemu.read_pid(run_dir()) != pid:
+            raise LabError("QEMU exited")
+        return inner()
+    return probe
+
+
+# ---------------------------------------------------------------- up
+def up(hide: bool, from_name: str | None, cold: bool) -> int:
+    clock = Clock()
+    rund = run_dir()
+    rund.mkdir(parents=True, exist_ok=True)
+    if qemu.read_pid(rund):
+        st = load_state()
+        print(f"xenlab: lab {lab_name()!r} is already up (pid {st and st['pid']}); "
+              f"`lab/xenlab down` first to reboot it")
+        return 0 if st and _answers(st, "dom0") else 1
+    c = _ctx()
+    images = build.build()
+    manifest = build.load_manifest(c["hash"])
+    ov = ensure_overlays(images, c["hash"])
+
+    # which boot: snapshot (asked for, or `fresh` by default) or cold
+    snap = None
+    if from_name:
+        why = snapshot_problem(ov, images, from_name)
+        if why:
+            clock.log(f"{why}: falling back to a cold boot")
+        else:
+            snap = from_name
+    elif not cold:
+        auto = "fresh-hide" if hide else "fresh"
+        if snapshot_problem(ov, images, auto) is None:
+            snap = auto
+            clock.log(f"using the valid snapshot {auto!r} (use --cold to force a cold boot)")
+    meta = load_snapmeta(ov).get(snap, {}) if snap else {}
+    if snap:
+        if meta["hide_at_boot"] != hide and from_name:
+            clock.log(f"note: snapshot {snap!r} was booted with hide_at_boot="
+                      f"{meta['hide_at_boot']}; using that")
+        hide = meta["hide_at_boot"]
+    else:
+        for disk in ("dom0", "drvdom"):  # a cold boot starts from the freshly installed disks
+            qemu.qemu_img("snapshot", "-a", "base", str(ov / f"{disk}.qcow2"))
+
+    ports = dict(zip(("dom0", "drvdom"), qemu.free_ports(2)))
+    hk = manifest["host_keys"]
+    remote.write_known_hosts(c["kh"], [(ports["dom0"], hk["dom0"]),
+                                       (ports["drvdom"], hk["drvdom"])])
+    serial = rund / "serial.log"
+    if serial.exists():
+        serial.replace(rund / "serial.prev.log")
+    (rund / "mon.sock").unlink(missing_ok=True)
+    cmd = qemu.command(images, ov, rund, ports, hide, snap)
+    (rund / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
+    boot = f"snapshot:{snap}" if snap else "cold"
+    clock.log(f"starting QEMU ({boot}, hide_at_boot={hide}), Dom0 SSH on 127.0.0.1:"
+              f"{ports['dom0']}, driver domain SSH on 127.0.0.1:{ports['drvdom']}")
+    qemu.run(cmd, timeout=300, capture=True)
+    pid = qemu.read_pid(rund)
+    if not pid:
+        raise LabError("QEMU did not start (no live pid in the pidfile)")
+    st = {"pid": pid, "ports": ports, "started": time.time(), "boot": boot,
+          "hide_at_boot": hide, "hash": c["hash"], "images": str(images), "overlays": str(ov),
+          "sig": qemu.machine_sig(images, hide), "name": lab_name()}
+    save_state(st)
+
+    t_start = time.monotonic()
+    try:
+        wait_until("Dom0 SSH and `xl info`",
+                   _alive_probe(pid, lambda: _answers(st, "dom0", "xl info >/dev/null")),
+                   deadline_s=RESTORE_DEADLINE if snap else COLD_DEADLINE, interval=3)
+    except LabError as e:
+        print(f"xenlab: {e}\n--- tail of {serial} ---\n{serial_tail()}", file=sys.stderr)
+        for f in serial_faults():
+            print(f, file=sys.stderr)
+        return 1
+    st["dom0_ssh_seconds"] = round(time.monotonic() - t_start, 1)
+    clock.log(f"Dom0 answers over SSH, `xl info` works: {st['dom0_ssh_seconds']}s after "
+              f"QEMU start")
+    if snap:
+        rc = post_restore(st, meta, clock)
+        if rc:
+            return rc
+    else:
+        auto = "fresh-hide" if hide else "fresh"
+        if snapshot_problem(ov, images, auto) is not None:
+            save_snapshot(auto, st, clock)
+    save_state(st)
+    inv = rund / "inventory.yaml"
+    inv.write_text(inventory.render(lab_name(), ports, c["key"], c["kh"],
+                                    manifest["dom0_kernel"], manifest["dom0_initrd"],
+                                    boot, hide))
+    clock.log(f"inventory: {inv}")
+    found = serial_faults()
+    for f in found:
+        print(f)
+    rss = qemu.peak_rss_mb(pid)
+    clock.log(f"lab up ({boot}) in {fmt_secs(clock.elapsed())}; QEMU peak RSS so far "
+              f"{rss} MB; lab faults: {len(found)}")
+    return 0
+
+
+def post_restore(st: dict, meta: dict, clock: Clock) -> int:
+    """Fix-ups after -loadvm: clocks resume at the snapshot's time; QEMU's user-net DHCP
+    server has forgotten its leases (re-teach it the driver domain's address before any
+    guest asks)."""
+    r = _ssh("dom0", f"date -u -s @{int(time.time())} >/dev/null", st=st)
+    clock.log(f"Dom0 clock set to the host's (rc {r.returncode})")
+    if not meta.get("drvdom_running"):
+        return 0
+    t0 = time.monotonic()
+    try:
+        wait_until("the driver domain's SSH",
+                   _alive_probe(st["pid"], lambda: _answers(st, "drvdom")),
+                   deadline_s=DRVDOM_DEADLINE, interval=2)
+    except LabError as e:
+        print(f"xenlab: {e}", file=sys.stderr)
+        return 1
+    clock.log(f"driver domain answers over SSH ({time.monotonic() - t0:.1f}s later)")
+    _ssh("drvdom", f"date -u -s @{int(time.time())} >/dev/null", st=st)
+    r = _ssh("drvdom", RELEARN_SCRIPT, timeout=60, st=st)
+    clock.log(f"driver domain clock set; DHCP lease re-registered with QEMU: "
+              f"{(r.stdout or '').strip()} {(r.stderr or '').strip()[-300:]}")
+    return 0
+
+
+# one DHCP exchange asking for the address the driver domain already holds, on whichever
+# interface holds it (eth0 or xenbr0); -sf /bin/true: nothing is reconfigured
+RELEARN_SCRIPT = r'''
+set -e
+dev=$(ip -4 -o addr show scope global | awk '{print $2; exit}')
+addr=$(ip -4 -o addr show dev "$dev" scope global | awk '{split($4, a, "/"); print a[1]; exit}')
+echo "send dhcp-requested-address $addr;" > /run/xenlab-relearn.conf
+rm -f /run/xenlab-relearn.leases
+timeout 40 dhclient -1 -sf /bin/true -cf /run/xenlab-relearn.conf \
+    -lf /run/xenlab-relearn.leases -pf /run/xenlab-relearn.pid "$dev" 2>/dev/null
+dhclient -x -sf /bin/true -cf /run/xenlab-relearn.conf -lf /run/xenlab-relearn.leases \
+    -pf /run/xenlab-relearn.pid "$dev" 2>/dev/null || true
+got=$(sed -n 's/^ *fixed-address \(.*\);/\1/p' /run/xenlab-relearn.leases | tail -1)
+echo "$dev holds $addr; QEMU's DHCP server leased $got"
+[ "$got" = "$addr" ]
+'''
+
+
+# ---------------------------------------------------------------- snapshots
+def save_snapshot(name: str, st: dict | None = None, clock: Clock | None = None) -> int:
+    clock = clock or Clock()
+    st = st or load_state()
+    if not st or not qemu.read_pid(run_dir()):
+        raise LabError("the lab is not up")
+    r = _ssh("dom0", "xl list | awk 'NR > 1 {print $1}'", st=st)
+    if r.returncode != 0:
+        raise LabError(f"`xl list` in Dom0 failed: {r.stderr}")
+    domains = r.stdout.split()
+    clock.log(f"savevm {name} (domains: {', '.join(domains)})")
+    t0 = time.monotonic()
+    out = qemu.monitor_cmd(run_dir(), f"savevm {name}", timeout=600)
+    if "rror" in out:
+        raise LabError(f"savevm {name}: {out}")
+    ov = Path(st["overlays"])
+    meta = load_snapmeta(ov)
+    meta[name] = {"sig": st["sig"], "hide_at_boot": st["hide_at_boot"], "domains": domains,
+                  "drvdom_running": "drvdom" in domains,
+                  "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    (ov / "snapshots.json").write_text(json.dumps(meta, indent=2) + "\n")
+    clock.log(f"snapshot {name!r} saved in {time.monotonic() - t0:.1f}s")
+    return 0
+
+
+def list_snapshots() -> int:
+    c = _ctx()
+    ov = overlay_dir(c["hash"])
+    if not (ov / "ready").is_file():
+        print("no overlays (and so no snapshots) for the current recipe hash")
+        return 0
+    meta = load_snapmeta(ov)
+    for name in sorted(meta):
+        why = snapshot_problem(ov, c["images"], name)
+        m = meta[name]
+        print(f"{name:16} saved {m['saved']}  hide_at_boot={m['hide_at_boot']}  domains="
+              f"{','.join(m['domains'])}  {'valid' if why is None else 'STALE: ' + why}")
+    return 0
+
+
+# ---------------------------------------------------------------- other commands
+def down() -> int:
+    pid = qemu.read_pid(run_dir())
+    if pid is None:
+        print(f"xenlab: lab {lab_name()!r} is not running")
+        return 0
+    rss = qemu.peak_rss_mb(pid)
+    qemu.stop(run_dir())
+    print(f"xenlab: stopped QEMU pid {pid} (peak RSS {rss} MB); cache kept")
+    return 0
+
+
+def status() -> int:
+    st = load_state()
+    pid = qemu.read_pid(run_dir())
+    print(f"lab: {lab_name()}  run dir: {run_dir()}")
+    if pid and st:
+        up_s = time.time() - st["started"]
+        print(f"state: running (QEMU pid {pid}, up {fmt_secs(up_s)}, boot {st['boot']}, "
+              f"hide_at_boot={st['hide_at_boot']})")
+        print(f"ports: dom0 ssh 127.0.0.1:{st['ports']['dom0']}, driver domain ssh "
+              f"127.0.0.1:{st['ports']['drvdom']}")
+        print(f"QEMU peak RSS: {qemu.peak_rss_mb(pid)} MB")
+    else:
+        print("state: not running")
+    print(f"recipe hash: {build.recipe_hash()} (images "
+          f"{'built' if build.load_manifest() else 'not built'})")
+    ov = overlay_dir(build.recipe_hash())
+    meta = load_snapmeta(ov)
+    print(f"snapshots: {', '.join(sorted(meta)) or 'none'}")
+    print(f"lab faults in the serial log: {len(serial_faults())}")
+    return 0
+
+
+def ssh_cmd(which: str, argv: list[str], timeout: float) -> int:
+    st = load_state()
+    if not st or not qemu.read_pid(run_dir()):
+        raise LabError("the lab is not up")
+    images = Path(st["images"])
+    r = remote.ssh(st["ports"][which], images / "id_ed25519", run_dir() / "known_hosts",
+                   " ".join(argv) or "true", timeout=timeout, capture=False,
+                   inherit_stdin=True)
+    return r.returncode
+
+
+def faults_cmd() -> int:
+    found = serial_faults()
+    st = load_state()
+    if st and qemu.read_pid(run_dir()):
+        for src, cmd in (("dom0 dmesg", "dmesg"), ("xl dmesg", "xl dmesg"),
+                         ("guest consoles", "cat /var/log/xen/console/guest-*.log "
+                                            "2>/dev/null")):
+            try:
+                r = _ssh("dom0", cmd, timeout=60, st=st)
+            except LabError:
+                continue
+            if r.returncode == 0 or r.stdout:
+                found += faults.scan_text(r.stdout, src)
+    for f in found:
+        print(f)
+    print(f"{len(found)} lab fault(s)")
+    return 1 if found else 0
