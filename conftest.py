@@ -8,6 +8,7 @@ pytest_plugins = [
     "fixtures.setup",
     "fixtures.reporting",
     "fixtures.history",
+    "fixtures.guide",
     "steps.common",
     "steps.dom0",
     "steps.driver_domain",
