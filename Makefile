@@ -43,10 +43,13 @@ lab-down:
 lab-status:
 	$(LAB) status
 
-# HTML report from reports/allure-results, when the Allure command line can be had (npm).
+# HTML report from reports/allure-results, when the Allure command line can be had (npm,
+# with a Java runtime from apt); without them the results stay in reports/allure-results.
+ALLURE_VERSION := 2.46.1
 report:
-	@if [ ! -x $(ALLURE) ]; then npm install --no-save --silent allure-commandline >/dev/null 2>&1 || true; fi
-	@if [ -x $(ALLURE) ] && command -v java >/dev/null; then \
+	@command -v java >/dev/null || { apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null 2>&1 || true; }
+	@[ -x $(ALLURE) ] || { command -v npm >/dev/null && npm install --no-save --silent allure-commandline@$(ALLURE_VERSION) >/dev/null 2>&1; } || true
+	@if [ -x $(ALLURE) ] && command -v java >/dev/null && [ -d reports/allure-results ]; then \
 	  $(ALLURE) generate --clean -o reports/allure-report reports/allure-results >/dev/null && \
 	  echo "Allure report: reports/allure-report/index.html"; \
 	else echo "Allure command line not available: results stay in reports/allure-results"; fi
