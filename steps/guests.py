@@ -1,6 +1,7 @@
 """Then steps about the guests (every guest of the inventory)."""
 
-from pytest_bdd import then
+import pytest
+from pytest_bdd import then, when
 
 from xenaccept import checks
 from xenaccept.provision import Setup
@@ -24,3 +25,15 @@ def vifs_enslaved(setup: Setup) -> None:
 def macs_learned(setup: Setup) -> None:
     for guest in setup.target.guests.names:
         checks.mac_learned_within(setup, guest, timeout=60)
+
+
+@when("the driver domain is destroyed and created again")
+def restart_driver_domain(setup: Setup) -> None:
+    if not setup.provision:
+        pytest.skip("restarts the driver domain: runs with --provision only")
+    setup.restart_driver_domain()
+
+
+@then("Dom0 still answers and its toolstack works")
+def dom0_fine(setup: Setup) -> None:
+    checks.dom0_toolstack_works(setup)

@@ -257,3 +257,12 @@ def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
             e = last[0]
             raise CheckFailed(e.what, e.expected + f" within {timeout:g} s", e.found) from None
         raise
+
+
+def dom0_toolstack_works(setup: Setup) -> None:
+    """Dom0 answers, xl answers, and Dom0 itself is running."""
+    domains = {d.name: d for d in setup.dom0.xl.domains()}
+    if "Domain-0" not in domains:
+        raise CheckFailed("xl list in Dom0", "Domain-0 listed", ", ".join(domains) or "nothing")
+    if not setup.dom0.xl.info().get("xen_version"):
+        raise CheckFailed("xl info in Dom0", "a xen_version", "none")

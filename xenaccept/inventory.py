@@ -30,6 +30,7 @@ class DriverDomain:
     ramdisk: str
     extra: str
     nic: str
+    boot_timeout: int = 420   # seconds from `xl create` to its SSH answering
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ def _target(d: Any, field: str, base: Path) -> Target:
             ramdisk=ramdisk,
             extra=v.kernel_args(_get(dd, "extra", f_dd, ""), f"{f_dd}.extra"),
             nic=v.ifname(_get(dd, "nic", f_dd, "eth0"), f"{f_dd}.nic"),
+            boot_timeout=v.positive_int(_get(dd, "boot_timeout", f_dd, 420),
+                                        f"{f_dd}.boot_timeout", maximum=3600),
         ),
         device=Device(
             bdf=v.bdf(_get(dev, "bdf", f_dev), f"{f_dev}.bdf"),

@@ -89,6 +89,7 @@ class Setup:
         self.log = log
         self.journal = Journal(log=log)
         self.reached = 0               # highest Stage reached by this run
+        self.failed: str | None = None  # the stage that failed, not tried again
         self.before: HostState | None = None
         self.started: list[str] = []   # domains this run created
         self.device_found_driver: str | None = None
@@ -142,8 +143,15 @@ class Setup:
             if s > stage:
                 break
             if s > self.reached:
+                if self.failed is not None:
+                    raise HarnessError(f"not provisioned: an earlier stage failed "
+                                       f"({self.failed})")
                 start = time.monotonic()
-                steps[s]()
+                try:
+                    steps[s]()
+                except Exception as e:
+                    self.failed = f"{s.name.lower()}: {e}"
+                    raise
                 self.reached = s
                 self.log(f"provisioned {s.name.lower()} in {time.monotonic() - start:.1f} s")
 
@@ -193,7 +201,7 @@ class Setup:
         self._create(dd.name, path)
         runner = self.drvdom.runner
         if isinstance(runner, SSHRunner):
-            took = runner.wait_reachable(timeout=420)
+            took = runner.wait_reachable(timeout=self.target.driver_domain.boot_timeout)
             self.log(f"{dd.name} answers over SSH {took:.0f} s after xl create")
 
     def _backend_daemon(self) -> None:
@@ -252,6 +260,41 @@ class Setup:
             wait.until(lambda: vif in br.ports(), timeout=180,
                        what=f"{vif} of {name} enslaved to {br.name}",
                        last_seen=lambda: f"ports {br.ports()}")
+
+    # -- isolation ----------------------------------------------------------------
+    def restart_driver_domain(self) -> float:
+        """Destroy the driver domain while the guests run, create it again from its config,
+        bring its backend daemon and bridge back, and plug each guest's vif into it again
+        (libxl does not re-create a backend whose domain died: ``xl network-detach`` drops
+        the dead vif, ``xl network-attach`` makes a new one in the new driver domain).
+        Returns the seconds it took. Provision mode only, and only for a setup this run
+        started."""
+        t = self.target
+        dd = t.driver_domain.name
+        if dd not in self.started:
+            raise HarnessError(f"{dd} was not started by this run: not restarting it")
+        start = time.monotonic()
+        self._destroy(dd)
+        self.started.remove(dd)
+        self.reached = Stage.DEVICE_HIDDEN
+        self._create(dd, t.config_path(dd))
+        runner = self.drvdom.runner
+        if isinstance(runner, SSHRunner):
+            runner.close()
+            runner.wait_reachable(timeout=self.target.driver_domain.boot_timeout)
+        self.ensure(Stage.BRIDGE)
+        br = self.drvdom.bridge(t.bridge)
+        for i, guest in enumerate(t.guests.names):
+            for vif in self.dom0.xl.network_list(guest):
+                self.dom0.xl.network_detach(guest, vif.devid)
+            self.dom0.xl.network_attach(guest, mac=t.guests.mac(i), bridge=t.bridge, backend=dd)
+        for guest in t.guests.names:
+            vif = self.vif_name(guest, self.dom0.xl.network_list(guest)[0].devid)
+            wait.until(lambda: vif in br.ports(), timeout=180,
+                       what=f"{vif} of {guest} back on {br.name}",
+                       last_seen=lambda: f"ports {br.ports()}")
+        self.reached = Stage.GUESTS
+        return time.monotonic() - start
 
     # -- restoring --------------------------------------------------------------
     def adopt_kept(self) -> list[str]:

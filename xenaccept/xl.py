@@ -162,6 +162,17 @@ class Xl:
         return self._xl("create", validate.abs_path(config_path, "config path"),
                         timeout=timeout, mutates=True, check=True)
 
+    def network_detach(self, domain: str, devid: int, timeout: float = 60.0) -> Result:
+        return self._xl("network-detach", validate.domain_name(domain), str(int(devid)),
+                        timeout=timeout, mutates=True)
+
+    def network_attach(self, domain: str, *, mac: str, bridge: str, backend: str,
+                       timeout: float = 60.0) -> Result:
+        spec = (f"mac={validate.mac(mac)},bridge={validate.ifname(bridge, 'bridge')},"
+                f"backend={validate.domain_name(backend)}")
+        return self._xl("network-attach", validate.domain_name(domain), *spec.split(","),
+                        timeout=timeout, mutates=True, check=True)
+
     def destroy(self, domain: str, timeout: float = 120.0) -> Result:
         return self._xl("destroy", validate.domain_name(domain), timeout=timeout,
                         mutates=True)
