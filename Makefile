@@ -6,7 +6,7 @@ PYTEST := $(VENV)/bin/pytest
 LAB   := lab/xenlab
 ALLURE ?= node_modules/.bin/allure
 
-.PHONY: setup acceptance test unit lab-tests lab-up lab-down lab-status report clean
+.PHONY: setup acceptance test unit lab-tests lab-up lab-down lab-status report clean bench
 
 # apt and pip installs for a fresh Debian machine (idempotent, quick when done)
 setup: $(VENV)/.installed
@@ -56,3 +56,8 @@ report:
 
 clean:
 	rm -rf reports/allure-results reports/allure-report reports/junit*.xml reports/transcript*.txt
+
+# The harness's own cost on the lab (a benchmark, not a test): reports/bench.md
+bench: setup
+	$(LAB) up
+	rc=0; $(VENV)/bin/python bench/harness.py || rc=$$?; $(LAB) down; exit $$rc

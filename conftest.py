@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 pytest_plugins = [
+    "fixtures.record",
     "fixtures.setup",
     "fixtures.reporting",
     "fixtures.history",

@@ -10,6 +10,11 @@ from .errors import HarnessError, HostKeyError
 
 T = TypeVar("T")
 
+# Every wait of this process: what, how long, how many polls, and the most the condition
+# can have been true before the wait noticed it (from the start of the last poll that
+# failed to the end of the one that succeeded). Read by the benchmark and reports.
+HISTORY: list[dict[str, float | int | str]] = []
+
 
 class WaitTimeout(HarnessError):
     """A condition did not come true before its deadline."""
@@ -23,17 +28,27 @@ def until(probe: Callable[[], T | None], *, timeout: float, what: str,
     host rebooting); the last such error is reported if the deadline passes. Raises
     :class:`WaitTimeout` naming ``what`` and what was last seen.
     """
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     last_error: Exception | None = None
+    polls = 0
+    last_failed: float | None = None
     while True:
+        poll_start = time.monotonic()
+        polls += 1
         try:
             value = probe()
             if value:
+                now = time.monotonic()
+                HISTORY.append({"what": what, "took": round(now - start, 3), "polls": polls,
+                                "notice_bound": round(now - last_failed, 3)
+                                if last_failed is not None else 0.0})
                 return value
         except (WaitTimeout, HostKeyError):
             raise  # waiting will not change a refused key
         except HarnessError as e:
             last_error = e
+        last_failed = poll_start
         now = time.monotonic()
         if now >= deadline:
             seen = last_seen() if last_seen else (str(last_error) if last_error else "not yet")

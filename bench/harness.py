@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Benchmark of the harness's own cost, on the lab (not a test: it prints and writes a table).
+
+    make bench          # needs the lab up with the setup provisioned (it makes one if not)
+
+(a) check-mode overhead: wall time of a check run against the summed run time of the remote
+    commands it sent (the ratio is the harness overhead; goal <= 1.15);
+(b) provisioning waits: for every wait of a provisioning run, the most the condition can
+    have been true before the suite noticed (goal <= 2 s);
+(c) check mode against N = 1, 2, 4 targets in parallel (pytest-xdist, one worker a target):
+    the lab's Dom0 and driver domain reached through distinct local TCP relays, one pair of
+    ports per target (goal: 4 targets <= 1.3 x one).
+Writes reports/bench.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+INVENTORY = ROOT / "lab" / "run" / "default" / "inventory.yaml"
+REPORTS = ROOT / "reports"
+
+
+def pytest(*args: str) -> tuple[float, dict]:
+    start = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", *args],
+                       cwd=ROOT, text=True, capture_output=True, timeout=3600)
+    wall = time.monotonic() - start
+    run = json.loads((REPORTS / "run.json").read_text())
+    if p.returncode not in (0, 1):
+        raise SystemExit(f"pytest failed to run ({p.returncode}):\n{p.stdout[-3000:]}")
+    return wall, run
+
+
+class Relays:
+    """Local TCP relays 127.0.0.1:<new port> -> 127.0.0.1:<port>, in a background thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def add(self, port: int) -> int:
+        async def pipe(reader, writer):  # type: ignore[no-untyped-def]
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            finally:
+                writer.close()
+
+        async def handle(reader, writer):  # type: ignore[no-untyped-def]
+            r2, w2 = await asyncio.open_connection("127.0.0.1", port)
+            await asyncio.gather(pipe(reader, w2), pipe(r2, writer), return_exceptions=True)
+
+        async def start() -> int:
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            return server.sockets[0].getsockname()[1]
+
+        return asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
+
+
+def multi_inventory(n: int, relays: Relays, tmp: Path) -> Path:
+    data = yaml.safe_load(INVENTORY.read_text())
+    base = data["targets"][0]
+    known = Path(base["dom0"]["known_hosts"]).read_text().splitlines()
+    keys = {line.split()[0]: line.split(None, 1)[1] for line in known if line.strip()}
+    lines, targets = [], []
+    for i in range(n):
+        t = json.loads(json.dumps(base))
+        t["name"] = f"{base['name']}-via-{i + 1}"
+        for ssh in (t["dom0"], t["driver_domain"]["ssh"]):
+            key = keys[f"[{ssh['host']}]:{ssh['port']}"]
+            ssh["port"] = relays.add(ssh["port"])
+            ssh["known_hosts"] = str(tmp / "known_hosts")
+            lines.append(f"[127.0.0.1]:{ssh['port']} {key}")
+        targets.append(t)
+    (tmp / "known_hosts").write_text("\n".join(lines) + "\n")
+    path = tmp / f"inventory-{n}.yaml"
+    path.write_text(yaml.safe_dump({"targets": targets}))
+    return path
+
+
+def main() -> int:
+    if not INVENTORY.exists():
+        raise SystemExit("the lab is not up: make lab-up")
+    rows: list[str] = []
+    # (b) a provisioning run that keeps its setup, for the waits and for (a) and (c)
+    wall, run = pytest("--provision", "--keep")
+    waits = run.get("waits", [])
+    worst = max((w["notice_bound"] for w in waits), default=0.0)
+    rows.append(f"| (b) provisioning: {len(waits)} waits, longest notice delay bound | "
+                f"{worst:.2f} s | <= 2 s | {'met' if worst <= 2 else 'NOT met'} |")
+    # (a) check mode against the kept setup
+    wall, run = pytest()
+    remote = sum(run["remote_seconds"].values())
+    ratio = wall / remote if remote else float("inf")
+    rows.append(f"| (a) check mode: wall {wall:.1f} s / remote commands {remote:.1f} s | "
+                f"{ratio:.2f} | <= 1.15 | {'met' if ratio <= 1.15 else 'NOT met'} |")
+    conns = run["connections"]
+    # (c) N targets in parallel
+    relays = Relays()
+    tmp = REPORTS / "bench"
+    tmp.mkdir(parents=True, exist_ok=True)
+    walls = {}
+    for n in (1, 2, 4):
+        inv = multi_inventory(n, relays, tmp)
+        walls[n], run_n = pytest(f"--inventory={inv}", "-n", str(n), "--dist", "loadgroup")
+        failed = [k for k, v in run_n["results"].items() if v != "passed"]
+        rows.append(f"| (c) check mode, {n} target(s) in parallel | {walls[n]:.1f} s "
+                    f"({walls[n] / walls[1]:.2f} x one) | 4: <= 1.3 x | "
+                    f"{len(run_n['results']) - len(failed)}/{len(run_n['results'])} passed |")
+    subprocess.run([sys.executable, "-m", "xenaccept", "teardown", f"--inventory={INVENTORY}"],
+                   cwd=ROOT, timeout=600, check=False)
+    table = ("| measure | value | goal | |\n|---|---|---|---|\n" + "\n".join(rows) +
+             f"\n\nSSH connections per host in the check run: {conns}\n")
+    (REPORTS / "bench.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
