@@ -61,7 +61,8 @@ def diagnostics(setup: Setup) -> dict[str, str]:
     grab("xl list", d0, "xl", "list")
     grab(f"xl log of {name} (Dom0)", d0, "tail", "-n", "80", f"/var/log/xen/xl-{name}.log")
     grab("Dom0 kernel log (tail)", d0, "sh", "-c", "dmesg | tail -n 60")
-    if setup.dom0.xl.domain(name) is not None:
+    reachable = getattr(dd, "reachable", True)
+    if setup.dom0.xl.domain(name) is not None and reachable:
         grab("hotplug log (driver domain)", dd, "tail", "-n", "80",
              "/var/log/xen/xen-hotplug.log")
         grab("xl devd log (driver domain)", dd, "sh", "-c",

@@ -43,12 +43,38 @@ class SSHRunner(Runner):
         self.spec = spec
         self._conn: Connection | None = None
         self.connects = 0  # how many SSH connections this runner opened
+        # after a failed connection, further commands fail at once for a while (a host
+        # that is down costs one connect timeout, not one per command); waits retry anyway
+        self._down: tuple[float, str] | None = None
+        self.down_for = 60.0
 
     def _connection(self) -> Connection:
         if self._conn is not None and self._conn.is_connected:
             return self._conn
         if self._conn is not None:
             self._conn.close()
+        if self._down is not None and not wait.waiting():
+            since, why = self._down
+            if time.monotonic() - since < self.down_for:
+                raise HarnessError(f"{self.name} unreachable (tried {time.monotonic() - since:.0f}"
+                                   f" s ago): {why}")
+        try:
+            conn = self._open()
+        except HarnessError as e:
+            if not isinstance(e, HostKeyError):
+                self._down = (time.monotonic(), str(e))
+            raise
+        self._down = None
+        self.connects += 1
+        self._conn = conn
+        return conn
+
+    @property
+    def reachable(self) -> bool:
+        """False while the last connection attempt failed (recently)."""
+        return self._down is None
+
+    def _open(self) -> Connection:
         s = self.spec
         conn = Connection(
             host=s.host, user=s.user, port=s.port, connect_timeout=s.connect_timeout,
@@ -76,8 +102,6 @@ class SSHRunner(Runner):
             raise HarnessError(f"{self.name} ({s.address}): SSH failed: {e}") from e
         except (OSError, socket.timeout, EOFError) as e:
             raise HarnessError(f"{self.name} ({s.address}): unreachable: {e}") from e
-        self.connects += 1
-        self._conn = conn
         return conn
 
     def connect(self) -> None:

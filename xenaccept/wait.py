@@ -14,6 +14,12 @@ T = TypeVar("T")
 # can have been true before the wait noticed it (from the start of the last poll that
 # failed to the end of the one that succeeded). Read by the benchmark and reports.
 HISTORY: list[dict[str, float | int | str]] = []
+_DEPTH = [0]
+
+
+def waiting() -> bool:
+    """True inside :func:`until` (transports then retry what they would fail fast)."""
+    return _DEPTH[0] > 0
 
 
 class WaitTimeout(HarnessError):
@@ -28,6 +34,15 @@ def until(probe: Callable[[], T | None], *, timeout: float, what: str,
     host rebooting); the last such error is reported if the deadline passes. Raises
     :class:`WaitTimeout` naming ``what`` and what was last seen.
     """
+    _DEPTH[0] += 1
+    try:
+        return _until(probe, timeout, what, interval, last_seen)
+    finally:
+        _DEPTH[0] -= 1
+
+
+def _until(probe: Callable[[], T | None], timeout: float, what: str, interval: float,
+           last_seen: Callable[[], str] | None) -> T:
     start = time.monotonic()
     deadline = start + timeout
     last_error: Exception | None = None

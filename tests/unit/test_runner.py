@@ -41,3 +41,28 @@ def test_check_raises_with_stderr():
     r = LocalRunner("local", read_only=True)
     with pytest.raises(HarnessError, match="exited 1: oops"):
         r.run("sh", "-c", "echo oops >&2; exit 1", check=True)
+
+
+def test_an_unreachable_host_costs_one_connect_timeout_not_one_per_command(tmp_path):
+    import socket
+    import time
+
+    from xenaccept import wait
+    from xenaccept.ssh import SSHRunner, SSHSpec
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there
+    (tmp_path / "k").write_text("")
+    spec = SSHSpec("127.0.0.1", port, "root", str(tmp_path / "k"), str(tmp_path / "k"), 2.0)
+    r = SSHRunner("drvdom", spec, read_only=True)
+    with pytest.raises(HarnessError, match="unreachable"):
+        r.run("true")
+    assert not r.reachable
+    start = time.monotonic()
+    with pytest.raises(HarnessError, match=r"unreachable \(tried 0 s ago\)"):
+        r.run("true")
+    assert time.monotonic() - start < 0.1
+    # a wait keeps trying for real (and so times out on its own deadline)
+    with pytest.raises(wait.WaitTimeout):
+        r.wait_reachable(timeout=1, interval=0.2)
