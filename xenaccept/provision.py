@@ -276,12 +276,12 @@ class Setup:
         start = time.monotonic()
         self._destroy(dd)
         self.started.remove(dd)
-        self.reached = Stage.DEVICE_HIDDEN
         self._create(dd, t.config_path(dd))
         runner = self.drvdom.runner
         if isinstance(runner, SSHRunner):
             runner.close()
             runner.wait_reachable(timeout=self.target.driver_domain.boot_timeout)
+        self.reached = Stage.DRIVER_DOMAIN  # the new domain has no xl devd nor bridge yet
         self.ensure(Stage.BRIDGE)
         br = self.drvdom.bridge(t.bridge)
         for i, guest in enumerate(t.guests.names):
