@@ -92,3 +92,20 @@ def test_a_second_run_against_a_locked_host_is_refused(lab):
     assert set(run.outcomes.values()) == {"error"}, run.outcomes
     assert "is locked by another xenaccept run" in run.output
     assert "pci-assignable-add" not in run.transcript
+
+
+def test_a_forged_baseline_shows_regressions_and_fails_the_run(lab, tmp_path):
+    import json
+    run_suite(name="baseline-source")
+    record = json.loads((ROOT / "reports" / "run.json").read_text())
+    forged = {"facts": json.loads(json.dumps(record["facts"])),
+              "results": {name: "passed" for name in record["results"]}}
+    forged["facts"][lab.target.name]["dom0_kernel"] = "5.10.0-0-amd64"
+    (tmp_path / "baseline.json").write_text(json.dumps(forged))
+    run = run_suite(f"--baseline={tmp_path / 'baseline.json'}", name="baseline-compare")
+    comparison = (ROOT / "reports" / "comparison.md").read_text()
+    assert run.returncode == 1
+    assert "what changed since the baseline" in run.output
+    assert f"`{lab.target.name}.dom0_kernel`: `5.10.0-0-amd64` -> `6.1" in comparison
+    regressed = [n for n, o in record["results"].items() if o != "passed"]
+    assert regressed and all(f"{n}: passed -> **" in comparison for n in regressed)
