@@ -75,10 +75,14 @@ def host(value: object, field: str) -> str:
     return _check(_HOST, value, field, "a host name or address")
 
 
-def port(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise InventoryError(f"{field}: {value!r} is not a TCP port (1-65535)")
+def _whole(value: object, field: str, maximum: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= maximum:
+        raise InventoryError(f"{field}: {value!r} is not {what}")
     return value
+
+
+def port(value: object, field: str) -> int:
+    return _whole(value, field, 65535, "a TCP port (1-65535)")
 
 
 def user(value: object, field: str) -> str:
@@ -90,9 +94,7 @@ def driver(value: object, field: str) -> str:
 
 
 def positive_int(value: object, field: str, maximum: int = 1 << 20) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= maximum:
-        raise InventoryError(f"{field}: {value!r} is not a whole number from 1 to {maximum}")
-    return value
+    return _whole(value, field, maximum, f"a whole number from 1 to {maximum}")
 
 
 def xl_disk(value: object, field: str) -> str:
