@@ -45,7 +45,10 @@ class Journal:
     log: Callable[[str], None] = print
 
     def push(self, what: str, action: Callable[[], object]) -> None:
-        self.entries.append(Undo(what, action))
+        """Remember how to undo a change; a change already remembered (the same ``what``, as
+        when a restarted driver domain gets its bridge again) is not undone twice."""
+        if all(u.what != what for u in self.entries):
+            self.entries.append(Undo(what, action))
 
     def unwind(self) -> list[str]:
         """Undo everything, last first; returns the errors (it never stops half-way)."""

@@ -66,3 +66,17 @@ def test_an_unreachable_host_costs_one_connect_timeout_not_one_per_command(tmp_p
     # a wait keeps trying for real (and so times out on its own deadline)
     with pytest.raises(wait.WaitTimeout):
         r.wait_reachable(timeout=1, interval=0.2)
+
+
+def test_journal_undoes_last_first_once_each_and_never_stops_half_way():
+    from xenaccept.provision import Journal
+    done = []
+    j = Journal(log=lambda m: None)
+    j.push("a", lambda: done.append("a"))
+    j.push("b", lambda: 1 / 0)
+    j.push("a", lambda: done.append("a again"))
+    j.push("c", lambda: done.append("c"))
+    errors = j.unwind()
+    assert done == ["c", "a"]
+    assert errors == ["b: ZeroDivisionError: division by zero"]
+    assert j.entries == []
