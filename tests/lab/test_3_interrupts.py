@@ -1,6 +1,7 @@
 """Restore guarantees: a provisioning run stopped half-way still leaves Dom0 as found."""
 
 import signal
+from pathlib import Path
 import subprocess
 import sys
 import time
@@ -69,3 +70,72 @@ def test_sigint_while_the_driver_domain_boots_restores_dom0(lab):
     assert p.returncode != 0
     assert "KeyboardInterrupt" in out
     assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
+
+
+INJECTIONS = {
+    ("device", "bdf"): "00:05.0; touch /tmp/pwned",
+    ("driver_domain", "name"): "$(touch /tmp/pwned)",
+    ("bridge",): "xenbr0`touch /tmp/pwned`",
+    ("driver_domain", "extra"): "root=/dev/xvda\"; touch /tmp/pwned; \"",
+    ("guests", "mac_prefix"): "00:16:3e:5a:00 && touch /tmp/pwned",
+}
+
+
+@pytest.mark.parametrize("path", list(INJECTIONS), ids=[".".join(p) for p in INJECTIONS])
+def test_an_injection_in_the_inventory_is_refused_before_anything_runs(lab, tmp_path, path):
+    value = INJECTIONS[path]
+
+    def inject(t):
+        node = t
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    inv = variant(tmp_path, inject)
+    run = run_suite(f"--inventory={inv}", "--provision", name="injection")
+    assert run.returncode == 4, run.output[-2000:]  # pytest's usage error: nothing collected
+    assert f"targets[0].{'.'.join(path)}" in run.output and "is not" in run.output
+    assert run.transcript == ""  # not one command was sent
+    dom0 = SSHRunner("dom0", lab.target.dom0, read_only=True)
+    try:
+        assert not dom0.run("test", "-e", "/tmp/pwned").ok
+    finally:
+        dom0.close()
+
+
+def test_no_private_key_in_the_reports(lab):
+    """After the runs above: the SSH private key is in no report file."""
+    key = Path(lab.target.dom0.key_file).read_text().splitlines()
+    body = [line for line in key if line and not line.startswith("-----")]
+    assert body
+    for f in (ROOT / "reports").rglob("*"):
+        if f.is_file():
+            text = f.read_text(errors="replace")
+            assert not any(line in text for line in body), f
+
+
+def test_an_unreachable_host_is_a_harness_error_not_a_failed_checkpoint(lab, tmp_path):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    closed = s.getsockname()[1]
+    s.close()
+    inv = variant(tmp_path, lambda t: t["dom0"].update(port=closed))
+    start = time.monotonic()
+    run = run_suite(f"--inventory={inv}", name="unreachable")
+    assert time.monotonic() - start < 60
+    assert set(run.outcomes.values()) == {"error"}, run.outcomes
+    assert "unreachable" in run.output
+
+
+def test_a_hung_command_ends_with_a_timeout_within_its_limit(lab):
+    from xenaccept.errors import CommandTimeout
+    dom0 = SSHRunner("dom0", lab.target.dom0, read_only=True)
+    start = time.monotonic()
+    try:
+        with pytest.raises(CommandTimeout, match="did not finish in 3 s"):
+            dom0.run("sleep", "60", timeout=3)
+        assert time.monotonic() - start < 10
+        assert dom0.run("true").ok  # the runner reconnects afterwards
+    finally:
+        dom0.close()

@@ -1,0 +1,75 @@
+"""Setup decisions on recorded outputs, through a runner that replays them."""
+
+from pathlib import Path
+
+import pytest
+
+from xenaccept import inventory
+from xenaccept.errors import CheckFailed, ReadOnlyViolation
+from xenaccept.provision import Setup, Stage
+from xenaccept.runner import Runner
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"
+
+
+class Replay(Runner):
+    """Answers commands with outputs recorded on the lab: {command: (rc, stdout)}."""
+
+    def __init__(self, answers: dict[str, tuple[int, str]], read_only: bool = True) -> None:
+        super().__init__("dom0", read_only=read_only)
+        self.answers = answers
+
+    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
+        rc, out = self.answers.get(command, (127, ""))
+        return rc, out, "" if rc == 0 else f"{command}: not recorded"
+
+
+@pytest.fixture
+def target(tmp_path):
+    import yaml
+    (tmp_path / "k").write_text("")
+    d = yaml.safe_load(EXAMPLE.read_text())
+    for ssh in (d["targets"][0]["dom0"], d["targets"][0]["driver_domain"]["ssh"]):
+        ssh["key_file"] = ssh["known_hosts"] = "k"
+    d["targets"][0]["device"]["bdf"] = "0000:00:05.0"
+    return inventory.parse(d, base=tmp_path)[0]
+
+
+def info(without: set[str] = frozenset()) -> str:
+    text = (DATA / "dom0_xl-info_e1000.txt").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("virt_caps"))
+    caps = " ".join(c for c in line.split(":", 1)[1].split() if c not in without)
+    return text.replace(line, f"virt_caps              : {caps}")
+
+
+def test_passthrough_supported_on_the_lab(target):
+    s = Setup(target, Replay({"xl info": (0, info())}), Replay({}), provision=False)
+    assert s.passthrough_unsupported() is None
+
+
+def test_no_iommu_means_a_skip_reason(target):
+    s = Setup(target, Replay({"xl info": (0, info({"hvm_directio", "pv_directio"}))}),
+              Replay({}), provision=False)
+    reason = s.passthrough_unsupported()
+    assert reason and "no IOMMU in use" in reason and "hap hvm" in reason
+    assert "directio" not in reason
+
+
+def test_check_mode_never_provisions_and_reports_a_missing_driver_domain(target):
+    xl_list = (DATA / "dom0_xl-list_e1000.txt").read_text()
+    s = Setup(target, Replay({"xl list": (0, xl_list)}), Replay({}), provision=False)
+    with pytest.raises(CheckFailed, match="expected the driver domain drvdom running; "
+                                          "found no such domain"):
+        s.ensure(Stage.DRIVER_DOMAIN)
+    assert [r.command for r in s.dom0.runner.transcript.entries] == ["xl list"]
+
+
+def test_a_read_only_runner_refuses_the_hide(target):
+    dom0 = Replay({"test -e /sys/bus/pci/devices/0000:00:05.0": (0, ""),
+                   "readlink /sys/bus/pci/devices/0000:00:05.0/driver":
+                       (0, "../../../bus/pci/drivers/e1000\n")})
+    s = Setup(target, dom0, Replay({}), provision=True)
+    s.before = s.device_found_driver = None  # skip the state read: only the hide matters
+    with pytest.raises(ReadOnlyViolation, match="xl pci-assignable-add 0000:00:05.0"):
+        s._hide_device()
