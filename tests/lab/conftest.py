@@ -68,10 +68,37 @@ class LabManager:
                         f"{p.stderr[-3000:]}", pytrace=False)
         [target] = inventory.load(INVENTORY)
         self.current = Lab(mode, target, time.monotonic() - start)
+        if mode.startswith("snapshot:"):
+            self._guests("unpause")
         return self.current
 
+    def _guests(self, action: str) -> None:
+        """Pause or unpause the guests (every domain but Dom0 and the driver domain).
+
+        A snapshot is saved with the guests paused and they are unpaused only after the
+        restore's fix-ups: QEMU's DHCP server forgets its leases on restore, and a guest
+        renewing first would be handed the driver domain's address (where the SSH port
+        forward points). Paused, they cannot ask before the driver domain has re-registered.
+        """
+        assert self.current is not None
+        t = self.current.target
+        dom0 = SSHRunner("dom0", t.dom0, read_only=False)
+        try:
+            names = [line.split()[0] for line in dom0.out("xl", "list").splitlines()[1:]
+                     if line.strip()]
+            for name in names:
+                if name not in ("Domain-0", t.driver_domain.name):
+                    r = dom0.run("xl", action, name, mutates=True)
+                    print(f"xl {action} {name}: exit {r.exit_status}")
+        finally:
+            dom0.close()
+
     def save(self, name: str) -> None:
-        p = xenlab("snapshot", "save", name, timeout=900)
+        self._guests("pause")
+        try:
+            p = xenlab("snapshot", "save", name, timeout=900)
+        finally:
+            self._guests("unpause")
         assert p.returncode == 0, p.stdout + p.stderr
 
     def stop(self) -> None:
