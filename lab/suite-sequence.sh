@@ -32,7 +32,8 @@ CFG
 d0 xl create /etc/xen/drvdom.cfg </dev/null; ts "xl create drvdom rc=$?"
 poll "driver domain SSH" 400 dd true || exit 1
 dd "lspci -nnk | grep -A3 Ethernet; ip -br a" </dev/null
-dd "systemd-run --unit=xl-devd /usr/lib/xen-4.17/bin/xl devd -F" </dev/null; ts "xl devd started rc=$?"
+# the real xl, not Debian's wrapper: /usr/lib/xen-4.17/bin/xl (bookworm), xen-4.20 (trixie)
+dd 'systemd-run --unit=xl-devd $(ls /usr/lib/xen-*/bin/xl | tail -n 1) devd -F' </dev/null; ts "xl devd started rc=$?"
 # detached (the SSH session runs over eth0); dhclient -d stays the unit's main process:
 # a daemonizing dhclient would be killed with the transient unit's cgroup
 dd "systemd-run --unit=xenlab-bridge sh -c 'mac=\$(cat /sys/class/net/eth0/address); ip link add xenbr0 address \$mac type bridge forward_delay 0 stp_state 0; ip link set xenbr0 up; dhclient -x -pf /run/dhclient.eth0.pid eth0; ip addr flush dev eth0; ip link set eth0 master xenbr0; exec dhclient -d -pf /run/dhclient.xenbr0.pid -lf /var/lib/dhcp/dhclient.xenbr0.leases xenbr0'" </dev/null

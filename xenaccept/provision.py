@@ -260,9 +260,11 @@ class Setup:
         br = self.drvdom.bridge(t.bridge)
         for name in t.guests.names:
             vif = self.vif_name(name)
-            wait.until(lambda: vif in br.ports(), timeout=180,
-                       what=f"{vif} of {name} enslaved to {br.name}",
-                       last_seen=lambda: f"ports {br.ports()}")
+            # enslaved is not enough: the port forwards once the guest's netfront has
+            # connected (carrier on), seconds later on Linux 6.12
+            wait.until(lambda: br.port_states().get(vif) == "forwarding", timeout=180,
+                       what=f"{vif} of {name} enslaved to {br.name} and forwarding",
+                       last_seen=lambda: f"ports {br.port_states()}")
 
     # -- isolation ----------------------------------------------------------------
     def restart_driver_domain(self) -> float:
@@ -293,9 +295,9 @@ class Setup:
             self.dom0.xl.network_attach(guest, mac=t.guests.mac(i), bridge=t.bridge, backend=dd)
         for guest in t.guests.names:
             vif = self.vif_name(guest, self.dom0.xl.network_list(guest)[0].devid)
-            wait.until(lambda: vif in br.ports(), timeout=180,
-                       what=f"{vif} of {guest} back on {br.name}",
-                       last_seen=lambda: f"ports {br.ports()}")
+            wait.until(lambda: br.port_states().get(vif) == "forwarding", timeout=180,
+                       what=f"{vif} of {guest} back on {br.name} and forwarding",
+                       last_seen=lambda: f"ports {br.port_states()}")
         self.reached = Stage.GUESTS
         return time.monotonic() - start
 

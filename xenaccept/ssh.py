@@ -47,6 +47,7 @@ class SSHRunner(Runner):
         # that is down costs one connect timeout, not one per command); waits retry anyway
         self._down: tuple[float, str] | None = None
         self.down_for = 60.0
+        self.probe_timeout = 4.0  # connect, banner and auth limit of an attempt in a wait
 
     def _connection(self) -> Connection:
         if self._conn is not None and self._conn.is_connected:
@@ -76,11 +77,16 @@ class SSHRunner(Runner):
 
     def _open(self) -> Connection:
         s = self.spec
+        # inside a wait, an attempt gives up sooner: a booting host's port forward may hold
+        # the connection without a banner, and each second spent on a doomed attempt is a
+        # second the wait may notice late
+        limit = min(s.connect_timeout, self.probe_timeout) if wait.waiting() \
+            else s.connect_timeout
         conn = Connection(
-            host=s.host, user=s.user, port=s.port, connect_timeout=s.connect_timeout,
+            host=s.host, user=s.user, port=s.port, connect_timeout=limit,
             connect_kwargs={"key_filename": [s.key_file], "look_for_keys": False,
-                            "allow_agent": False, "banner_timeout": s.connect_timeout,
-                            "auth_timeout": s.connect_timeout},
+                            "allow_agent": False, "banner_timeout": limit,
+                            "auth_timeout": limit},
         )
         conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
@@ -108,7 +114,7 @@ class SSHRunner(Runner):
         """Open the connection now (raises HarnessError / HostKeyError)."""
         self._connection()
 
-    def wait_reachable(self, timeout: float, interval: float = 2.0) -> float:
+    def wait_reachable(self, timeout: float, interval: float = 1.0) -> float:
         """Poll until a trivial command answers; returns the seconds it took."""
         start = time.monotonic()
 

@@ -1,1 +1,2 @@
-"""xenlab: a Debian bookworm Xen 4.17 host under QEMU TCG, for the acceptance suite."""
+"""xenlab: a Debian Xen host (bookworm Xen 4.17 by default; see flavours.py) under QEMU TCG,
+for the acceptance suite."""

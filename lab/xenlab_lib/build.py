@@ -1,7 +1,8 @@
 """Image build: debootstrap (cached base tree) -> customise -> two ext4 images (mkfs -d).
 
-The cache key is a hash of recipe.py (packages, scripts, sizes). Builds go to a temp dir
-renamed atomically into place, so an interrupted build never looks cached."""
+The cache key is a hash of recipe.py (packages, scripts, sizes) plus, for a flavour other
+than the default, that flavour's image entry (flavours.py). Builds go to a temp dir renamed
+atomically into place, so an interrupted build never looks cached."""
 from __future__ import annotations
 
 import hashlib
@@ -12,34 +13,41 @@ import shutil
 import time
 from pathlib import Path
 
-from . import recipe
+from . import flavours, recipe
 from .common import Clock, LabError, cache_dir, run
 
 RECIPE_FILE = Path(recipe.__file__)
 
 
-def recipe_hash() -> str:
-    return hashlib.sha256(RECIPE_FILE.read_bytes()).hexdigest()[:16]
+def recipe_hash(flavour: str = flavours.DEFAULT) -> str:
+    """The image hash: recipe.py alone for the default flavour (as before flavours)."""
+    data = RECIPE_FILE.read_bytes() + flavours.image_key(flavours.resolve(flavour))
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
-def base_hash() -> str:
-    key = json.dumps([recipe.SUITE, recipe.MIRROR, sorted(recipe.PACKAGES)])
+def suite(flavour: str = flavours.DEFAULT) -> str:
+    return flavours.spec(flavour)["image"]["suite"]
+
+
+def base_hash(flavour: str = flavours.DEFAULT) -> str:
+    """The debootstrapped tree depends on the suite only (shared by bookworm flavours)."""
+    key = json.dumps([suite(flavour), recipe.MIRROR, sorted(recipe.PACKAGES)])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def image_dir(h: str | None = None) -> Path:
-    return cache_dir() / "images" / (h or recipe_hash())
+def image_dir(h: str) -> Path:
+    return cache_dir() / "images" / h
 
 
-def load_manifest(h: str | None = None) -> dict | None:
+def load_manifest(h: str) -> dict | None:
     p = image_dir(h) / "manifest.json"
     if not p.is_file():
         return None
     return json.loads(p.read_text())
 
 
-def _base_rootfs(clock: Clock) -> Path:
-    base = cache_dir() / "base" / base_hash()
+def _base_rootfs(clock: Clock, flavour: str) -> Path:
+    base = cache_dir() / "base" / base_hash(flavour)
     done = base / "rootfs"
     if done.is_dir():
         clock.log(f"debootstrap base cached: {done}")
@@ -47,10 +55,10 @@ def _base_rootfs(clock: Clock) -> Path:
     base.mkdir(parents=True, exist_ok=True)
     tmp = base / f".tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    clock.log(f"debootstrap {recipe.SUITE} minbase + {len(recipe.PACKAGES)} packages "
+    clock.log(f"debootstrap {suite(flavour)} minbase + {len(recipe.PACKAGES)} packages "
               f"(~2.5 min) into {tmp}")
     run(["debootstrap", "--variant=minbase", "--include=" + ",".join(recipe.PACKAGES),
-         recipe.SUITE, str(tmp), recipe.MIRROR], timeout=1800)
+         suite(flavour), str(tmp), recipe.MIRROR], timeout=1800)
     tmp.rename(done)
     clock.log("debootstrap done")
     return done
@@ -93,12 +101,14 @@ def _personalise(root: Path, name: str, out: Path, client_pub: str) -> str:
     return pub
 
 
-def build(force: bool = False) -> Path:
+def build(force: bool = False, flavour: str = flavours.DEFAULT) -> Path:
     clock = Clock()
-    h = recipe_hash()
+    flavour = flavours.resolve(flavour)
+    fspec = flavours.spec(flavour)["image"]
+    h = recipe_hash(flavour)
     final = image_dir(h)
     if (final / "manifest.json").is_file() and not force:
-        clock.log(f"images cached: {final}")
+        clock.log(f"images cached ({flavour}): {final}")
         return final
     if os.geteuid() != 0:
         raise LabError("build needs root (debootstrap, chroot)")
@@ -109,13 +119,17 @@ def build(force: bool = False) -> Path:
     tmp = images / f".tmp-{h}-{os.getpid()}"
     tmp.mkdir()
     try:
-        base = _base_rootfs(clock)
+        clock.log(f"flavour {flavour}, recipe hash {h}")
+        base = _base_rootfs(clock, flavour)
         work = tmp / "work"
         work.mkdir()
         dom0 = work / "dom0"
         clock.log("copying the base tree")
         run(["cp", "-a", str(base), str(dom0)], timeout=600)
         client_pub = _keygen(tmp / "id_ed25519", "xenlab-client")
+        if fspec["pre_script"]:
+            clock.log(f"flavour {flavour}: its own step in the chroot (apt)")
+            _chroot_sh(dom0, fspec["pre_script"], timeout=1800)
         clock.log("customising (sshd, ifupdown, pciback-first, guestnet initramfs hook, "
                   "initramfs rebuild)")
         _chroot_sh(dom0, recipe.COMMON_SCRIPT, timeout=900)
@@ -129,6 +143,9 @@ def build(force: bool = False) -> Path:
         if len(kvers) != 1 or not xens:
             raise LabError(f"unexpected /boot contents: {sorted(p.name for p in boot.iterdir())}")
         kver = kvers[0]
+        if not kver.startswith(fspec["kernel_prefix"]):
+            raise LabError(f"flavour {flavour}: kernel {kver} is not {fspec['kernel_prefix']}*")
+        xen_libexec = sorted(p.name for p in (dom0 / "usr/lib").glob("xen-4*"))
         shutil.copy2(boot / f"vmlinuz-{kver}", tmp / "vmlinuz")
         shutil.copy2(boot / f"initrd.img-{kver}", tmp / "initrd.img")
         # QEMU's -kernel boots Xen's multiboot ELF directly, but not gzipped
@@ -141,8 +158,9 @@ def build(force: bool = False) -> Path:
         clock.log("removing work trees")
         shutil.rmtree(work)
         manifest = {
-            "hash": h, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "build_seconds": round(clock.elapsed(), 1), "suite": recipe.SUITE,
+            "hash": h, "flavour": flavour, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_seconds": round(clock.elapsed(), 1), "suite": suite(flavour),
+            "xl": f"/usr/lib/{xen_libexec[-1]}/bin/xl" if xen_libexec else None,
             "kernel_version": kver, "xen": xens[-1].name,
             "dom0_kernel": f"/boot/vmlinuz-{kver}", "dom0_initrd": f"/boot/initrd.img-{kver}",
             "host_keys": host_keys, "client_pub": client_pub,

@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 
-from . import build, lab
+from . import build, flavours, lab
 from .common import LabError, run, run_dir
 
 HOST_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "e2fsprogs",
@@ -31,21 +31,31 @@ def prepare() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="lab/xenlab", description=(
-        "A Debian bookworm Xen 4.17 host under QEMU TCG with an emulated Intel IOMMU. "
+        "A Debian Xen host under QEMU TCG with an emulated Intel IOMMU. "
         "Instance: $XENLAB_NAME (default 'default'); cache: $XENLAB_CACHE "
-        "(default /var/cache/xenlab)."))
+        "(default /var/cache/xenlab); flavour: --flavour or $XENLAB_FLAVOUR (default "
+        f"{flavours.DEFAULT!r})."))
+    fl_help = ("image flavour: " + "; ".join(f"{k} ({v['description']})"
+                                             for k, v in flavours.FLAVOURS.items())
+               + f". Default: $XENLAB_FLAVOUR, else {flavours.DEFAULT}")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("prepare", help="apt-get install what the lab needs on this machine")
     b = sub.add_parser("build", help="build the images unless cached")
     b.add_argument("--force", action="store_true", help="rebuild even if cached")
+    b.add_argument("--flavour", choices=list(flavours.FLAVOURS), help=fl_help)
     u = sub.add_parser("up", help="boot the lab (snapshot `fresh` if valid, else cold)")
     u.add_argument("--hide-at-boot", action="store_true",
                    help="add xen-pciback.hide=(0000:00:05.0) to Dom0's command line")
     u.add_argument("--from", dest="from_name", metavar="SNAPSHOT",
                    help="restore this snapshot (cold boot if missing or stale)")
     u.add_argument("--cold", action="store_true", help="never restore a snapshot")
+    u.add_argument("--flavour", choices=list(flavours.FLAVOURS), help=fl_help)
     sub.add_parser("down", help="stop this lab's QEMU")
-    sub.add_parser("status", help="running or not, ports, uptime, snapshots, faults")
+    stp = sub.add_parser("status", help="running or not, flavour, ports, uptime, snapshots, "
+                                        "faults")
+    stp.add_argument("--flavour", choices=list(flavours.FLAVOURS), help=(
+        "the flavour whose images/snapshots to show when the lab is not running "
+        "(default: $XENLAB_FLAVOUR, else the default); a running lab shows its own"))
     s = sub.add_parser("ssh", help="run a command in dom0 or drvdom: ssh dom0 -- CMD...")
     s.add_argument("target", choices=["dom0", "drvdom"])
     s.add_argument("--timeout", type=float, default=300)
@@ -55,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     sn = sub.add_parser("snapshot", help="snapshot save NAME | snapshot list")
     snsub = sn.add_subparsers(dest="snapcmd", required=True)
     snsub.add_parser("save").add_argument("name")
-    snsub.add_parser("list")
+    snl = snsub.add_parser("list")
+    snl.add_argument("--flavour", choices=list(flavours.FLAVOURS), help=(
+        "list this flavour's snapshots (default: the running lab's, else "
+        "$XENLAB_FLAVOUR, else the default)"))
     argv = list(sys.argv[1:] if argv is None else argv)
     remote_cmd: list[str] | None = None
     if argv[:1] == ["ssh"] and "--" in argv:  # everything after -- is the remote command
@@ -66,14 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd == "prepare":
             return prepare()
         if a.cmd == "build":
-            build.build(force=a.force)
+            build.build(force=a.force, flavour=flavours.resolve(a.flavour))
             return 0
         if a.cmd == "up":
-            return lab.up(a.hide_at_boot, a.from_name, a.cold)
+            return lab.up(a.hide_at_boot, a.from_name, a.cold, flavours.resolve(a.flavour))
         if a.cmd == "down":
             return lab.down()
         if a.cmd == "status":
-            return lab.status()
+            return lab.status(a.flavour)
         if a.cmd == "ssh":
             return lab.ssh_cmd(a.target, remote_cmd if remote_cmd is not None else a.command,
                                a.timeout)
@@ -86,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd == "snapshot":
             if a.snapcmd == "save":
                 return lab.save_snapshot(a.name)
-            return lab.list_snapshots()
+            return lab.list_snapshots(a.flavour)
     except LabError as e:
         print(f"xenlab: {e}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .qemu import BDF
 
+DRVDOM_NAME = "drvdom"
 DRVDOM_MEMORY = 1024
 GUEST_MEMORY = 512
 GUEST_COUNT = 2
@@ -20,7 +21,7 @@ def q(s: str) -> str:
 
 
 def render(name: str, ports: dict, key: Path, known_hosts: Path, kernel: str, ramdisk: str,
-           boot: str, hide: bool) -> str:
+           boot: str, hide: bool, flavour: str) -> str:
     ssh_d = (f"{{host: {q('127.0.0.1')}, port: {ports['drvdom']}, user: {q('root')}, "
              f"key_file: {q(key)}, known_hosts: {q(known_hosts)}}}")
     return f"""# written by lab/xenlab up at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}
@@ -33,7 +34,7 @@ targets:
       key_file: {q(key)}
       known_hosts: {q(known_hosts)}
     driver_domain:
-      name: {q('drvdom')}
+      name: {q(DRVDOM_NAME)}
       ssh: {ssh_d}
       memory: {DRVDOM_MEMORY}
       vcpus: 1
@@ -56,4 +57,5 @@ targets:
     lab:
       boot: {q(boot)}
       hide_at_boot: {'true' if hide else 'false'}
+      flavour: {q(flavour)}
 """

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import build, faults, inventory, qemu, remote
+from . import build, faults, flavours, inventory, qemu, remote
 from .common import Clock, LabError, cache_dir, fmt_secs, lab_name, run_dir, wait_until
 
 COLD_DEADLINE = 900        # Xen + Dom0 to SSH: 72-84 s measured, TCG under load is slower
@@ -36,18 +36,29 @@ def overlay_dir(h: str) -> Path:
     return cache_dir() / "labs" / lab_name() / h
 
 
-def ensure_overlays(images: Path, h: str) -> Path:
+def overlay_flavour(d: Path) -> str:
+    """The flavour an overlay dir belongs to (file `flavour`; dirs made before flavours
+    existed have none and are the default flavour's)."""
+    try:
+        return (d / "flavour").read_text().strip() or flavours.DEFAULT
+    except OSError:
+        return flavours.DEFAULT
+
+
+def ensure_overlays(images: Path, h: str, flavour: str) -> Path:
     """Per-instance qcow2 overlays on the cached raw images, each with a disk-only snapshot
     `base` (= the freshly installed disk) that a cold boot reverts to. Overlays of other
-    recipe hashes are stale and removed."""
+    recipe hashes *of the same flavour* are stale and removed; other flavours' are kept."""
     root = cache_dir() / "labs" / lab_name()
     root.mkdir(parents=True, exist_ok=True)
     for other in root.iterdir():
-        if other.name != h and other.is_dir():
-            print(f"xenlab: removing overlays of an older recipe: {other}")
+        if other.name != h and other.is_dir() and overlay_flavour(other) == flavour:
+            print(f"xenlab: removing overlays of an older {flavour} recipe: {other}")
             shutil.rmtree(other, ignore_errors=True)
     d = overlay_dir(h)
     if (d / "ready").is_file():
+        if not (d / "flavour").is_file():
+            (d / "flavour").write_text(flavour + "\n")
         return d
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
@@ -57,6 +68,7 @@ def ensure_overlays(images: Path, h: str) -> Path:
                       "-F", "raw", str(ov))
         qemu.qemu_img("snapshot", "-c", "base", str(ov))
     (d / "snapshots.json").write_text("{}\n")
+    (d / "flavour").write_text(flavour + "\n")
     (d / "ready").write_text("")
     return d
 
@@ -77,12 +89,12 @@ def qcow_snapshots(d: Path) -> set[str]:
     return names or set()
 
 
-def snapshot_problem(d: Path, images: Path, name: str) -> str | None:
+def snapshot_problem(d: Path, images: Path, name: str, flavour: str) -> str | None:
     """Why snapshot `name` cannot be loaded, or None if it can."""
     meta = load_snapmeta(d).get(name)
     if meta is None:
         return f"no snapshot {name!r} for this recipe hash"
-    if meta.get("sig") != qemu.machine_sig(images, meta["hide_at_boot"]):
+    if meta.get("sig") != qemu.machine_sig(images, meta["hide_at_boot"], flavour):
         return f"snapshot {name!r} was saved with another QEMU machine configuration"
     if name not in qcow_snapshots(d):
         return f"snapshot {name!r} is missing from the qcow2 overlays"
@@ -90,11 +102,15 @@ def snapshot_problem(d: Path, images: Path, name: str) -> str | None:
 
 
 # ---------------------------------------------------------------- helpers
-def _ctx() -> dict:
-    h = build.recipe_hash()
+def _ctx(flavour: str) -> dict:
+    h = build.recipe_hash(flavour)
     images = build.image_dir(h)
     return {"hash": h, "images": images, "key": images / "id_ed25519",
-            "kh": run_dir() / "known_hosts"}
+            "kh": run_dir() / "known_hosts", "flavour": flavour}
+
+
+def state_flavour(st: dict | None) -> str:
+    return (st or {}).get("flavour", flavours.DEFAULT)
 
 
 def _ssh(which: str, command: str, timeout: float = 60, st: dict | None = None):
@@ -137,31 +153,35 @@ def _alive_probe(pid: int, inner):
 
 
 # ---------------------------------------------------------------- up
-def up(hide: bool, from_name: str | None, cold: bool) -> int:
+def up(hide: bool, from_name: str | None, cold: bool,
+       flavour: str = flavours.DEFAULT) -> int:
     clock = Clock()
     rund = run_dir()
     rund.mkdir(parents=True, exist_ok=True)
     if qemu.read_pid(rund):
         st = load_state()
-        print(f"xenlab: lab {lab_name()!r} is already up (pid {st and st['pid']}); "
-              f"`lab/xenlab down` first to reboot it")
+        if state_flavour(st) != flavour:
+            raise LabError(f"lab {lab_name()!r} is up with flavour {state_flavour(st)!r}, "
+                           f"not {flavour!r}: `lab/xenlab down` first")
+        print(f"xenlab: lab {lab_name()!r} is already up (pid {st and st['pid']}, flavour "
+              f"{flavour}); `lab/xenlab down` first to reboot it")
         return 0 if st and _answers(st, "dom0") else 1
-    c = _ctx()
-    images = build.build()
+    c = _ctx(flavour)
+    images = build.build(flavour=flavour)
     manifest = build.load_manifest(c["hash"])
-    ov = ensure_overlays(images, c["hash"])
+    ov = ensure_overlays(images, c["hash"], flavour)
 
     # which boot: snapshot (asked for, or `fresh` by default) or cold
     snap = None
     if from_name:
-        why = snapshot_problem(ov, images, from_name)
+        why = snapshot_problem(ov, images, from_name, flavour)
         if why:
             clock.log(f"{why}: falling back to a cold boot")
         else:
             snap = from_name
     elif not cold:
         auto = "fresh-hide" if hide else "fresh"
-        if snapshot_problem(ov, images, auto) is None:
+        if snapshot_problem(ov, images, auto, flavour) is None:
             snap = auto
             clock.log(f"using the valid snapshot {auto!r} (use --cold to force a cold boot)")
     meta = load_snapmeta(ov).get(snap, {}) if snap else {}
@@ -182,10 +202,11 @@ def up(hide: bool, from_name: str | None, cold: bool) -> int:
     if serial.exists():
         serial.replace(rund / "serial.prev.log")
     (rund / "mon.sock").unlink(missing_ok=True)
-    cmd = qemu.command(images, ov, rund, ports, hide, snap)
+    cmd = qemu.command(images, ov, rund, ports, hide, snap, flavour)
     (rund / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
     boot = f"snapshot:{snap}" if snap else "cold"
-    clock.log(f"starting QEMU ({boot}, hide_at_boot={hide}), Dom0 SSH on 127.0.0.1:"
+    clock.log(f"starting QEMU (flavour {flavour}, Dom0 kernel {manifest['kernel_version']}, "
+              f"{boot}, hide_at_boot={hide}), Dom0 SSH on 127.0.0.1:"
               f"{ports['dom0']}, driver domain SSH on 127.0.0.1:{ports['drvdom']}")
     qemu.run(cmd, timeout=300, capture=True)
     pid = qemu.read_pid(rund)
@@ -193,7 +214,8 @@ def up(hide: bool, from_name: str | None, cold: bool) -> int:
         raise LabError("QEMU did not start (no live pid in the pidfile)")
     st = {"pid": pid, "ports": ports, "started": time.time(), "boot": boot,
           "hide_at_boot": hide, "hash": c["hash"], "images": str(images), "overlays": str(ov),
-          "sig": qemu.machine_sig(images, hide), "name": lab_name()}
+          "sig": qemu.machine_sig(images, hide, flavour), "name": lab_name(),
+          "flavour": flavour}
     save_state(st)
 
     t_start = time.monotonic()
@@ -215,20 +237,20 @@ def up(hide: bool, from_name: str | None, cold: bool) -> int:
             return rc
     else:
         auto = "fresh-hide" if hide else "fresh"
-        if snapshot_problem(ov, images, auto) is not None:
+        if snapshot_problem(ov, images, auto, flavour) is not None:
             save_snapshot(auto, st, clock)
     save_state(st)
     inv = rund / "inventory.yaml"
     inv.write_text(inventory.render(lab_name(), ports, c["key"], c["kh"],
                                     manifest["dom0_kernel"], manifest["dom0_initrd"],
-                                    boot, hide))
+                                    boot, hide, flavour))
     clock.log(f"inventory: {inv}")
     found = serial_faults()
     for f in found:
         print(f)
     rss = qemu.peak_rss_mb(pid)
-    clock.log(f"lab up ({boot}) in {fmt_secs(clock.elapsed())}; QEMU peak RSS so far "
-              f"{rss} MB; lab faults: {len(found)}")
+    clock.log(f"lab up ({flavour}, {boot}) in {fmt_secs(clock.elapsed())}; QEMU peak RSS "
+              f"so far {rss} MB; lab faults: {len(found)}")
     return 0
 
 
@@ -299,15 +321,24 @@ def save_snapshot(name: str, st: dict | None = None, clock: Clock | None = None)
     return 0
 
 
-def list_snapshots() -> int:
-    c = _ctx()
+def _shown_flavour(asked: str | None) -> str:
+    """status/snapshot list: the running lab's flavour, else the one asked for."""
+    st = load_state()
+    if st and qemu.read_pid(run_dir()) and not asked:
+        return state_flavour(st)
+    return flavours.resolve(asked)
+
+
+def list_snapshots(flavour: str | None = None) -> int:
+    c = _ctx(_shown_flavour(flavour))
     ov = overlay_dir(c["hash"])
     if not (ov / "ready").is_file():
-        print("no overlays (and so no snapshots) for the current recipe hash")
+        print(f"no overlays (and so no snapshots) for flavour {c['flavour']} "
+              f"(recipe hash {c['hash']})")
         return 0
     meta = load_snapmeta(ov)
     for name in sorted(meta):
-        why = snapshot_problem(ov, c["images"], name)
+        why = snapshot_problem(ov, c["images"], name, c["flavour"])
         m = meta[name]
         print(f"{name:16} saved {m['saved']}  hide_at_boot={m['hide_at_boot']}  domains="
               f"{','.join(m['domains'])}  {'valid' if why is None else 'STALE: ' + why}")
@@ -326,10 +357,18 @@ def down() -> int:
     return 0
 
 
-def status() -> int:
+def status(flavour: str | None = None) -> int:
     st = load_state()
     pid = qemu.read_pid(run_dir())
     print(f"lab: {lab_name()}  run dir: {run_dir()}")
+    shown = _shown_flavour(flavour)
+    if pid and st and shown != state_flavour(st):
+        print(f"note: the running lab is flavour {state_flavour(st)}; showing {shown}'s "
+              f"images and snapshots")
+    h = build.recipe_hash(shown)
+    manifest = build.load_manifest(h)
+    kernel = manifest["kernel_version"] if manifest else "?"
+    print(f"flavour: {shown} ({flavours.spec(shown)['description']}; Dom0 kernel {kernel})")
     if pid and st:
         up_s = time.time() - st["started"]
         print(f"state: running (QEMU pid {pid}, up {fmt_secs(up_s)}, boot {st['boot']}, "
@@ -339,9 +378,8 @@ def status() -> int:
         print(f"QEMU peak RSS: {qemu.peak_rss_mb(pid)} MB")
     else:
         print("state: not running")
-    print(f"recipe hash: {build.recipe_hash()} (images "
-          f"{'built' if build.load_manifest() else 'not built'})")
-    ov = overlay_dir(build.recipe_hash())
+    print(f"recipe hash: {h} (images {'built' if manifest else 'not built'})")
+    ov = overlay_dir(h)
     meta = load_snapmeta(ov)
     print(f"snapshots: {', '.join(sorted(meta)) or 'none'}")
     print(f"lab faults in the serial log: {len(serial_faults())}")
@@ -372,6 +410,17 @@ def faults_cmd() -> int:
                 continue
             if r.returncode == 0 or r.stdout:
                 found += faults.scan_text(r.stdout, src)
+        # the driver domain's journal (xl devd's hotplug timeouts land there), only when
+        # Dom0 says it runs: an SSH attempt to a missing driver domain costs seconds
+        try:
+            running = _ssh("dom0", f"xl domid {inventory.DRVDOM_NAME}", timeout=30,
+                           st=st).returncode == 0
+            r = _ssh("drvdom", "journalctl -b --no-pager -o short", timeout=60,
+                     st=st) if running else None
+        except LabError:
+            r = None
+        if r is not None and (r.returncode == 0 or r.stdout):
+            found += faults.scan_text(r.stdout, "drvdom journal")
     for f in found:
         print(f)
     print(f"{len(found)} lab fault(s)")
