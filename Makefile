@@ -6,11 +6,12 @@ PYTEST := $(VENV)/bin/pytest
 LAB   := lab/xenlab
 ALLURE ?= node_modules/.bin/allure
 
-.PHONY: setup acceptance test unit lab-tests lab-up lab-down lab-status report clean bench
+.PHONY: setup acceptance test unit lab-tests lab-up lab-down lab-status report allure-cli clean bench
 
 # apt and pip installs for a fresh Debian machine (idempotent, quick when done)
 setup: $(VENV)/.installed
 	@$(LAB) prepare
+	@command -v chromium-headless-shell >/dev/null || { apt-get install -y -qq --no-install-recommends chromium-headless-shell >/dev/null 2>&1 || true; }
 
 $(VENV)/.installed: requirements.txt
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
@@ -26,14 +27,14 @@ acceptance: setup
 	  $(LAB) down; exit $$rc
 
 # The project's tests: unit tests, then the tests that boot the lab and run the suite.
-test: setup
+test: setup allure-cli
 	$(PYTEST) -c tests/pytest.ini tests
 
 # Fast, no lab: the library's unit tests on recorded outputs.
 unit: $(VENV)/.installed
 	$(PYTEST) -c tests/pytest.ini tests/unit
 
-lab-tests: setup
+lab-tests: setup allure-cli
 	$(PYTEST) -c tests/pytest.ini tests/lab
 
 lab-up: setup
@@ -46,9 +47,11 @@ lab-status:
 # HTML report from reports/allure-results, when the Allure command line can be had (npm,
 # with a Java runtime from apt); without them the results stay in reports/allure-results.
 ALLURE_VERSION := 2.46.1
-report:
+allure-cli:
 	@command -v java >/dev/null || { apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null 2>&1 || true; }
 	@[ -x $(ALLURE) ] || { command -v npm >/dev/null && npm install --no-save --silent allure-commandline@$(ALLURE_VERSION) >/dev/null 2>&1; } || true
+
+report: allure-cli
 	@if [ -x $(ALLURE) ] && command -v java >/dev/null && [ -d reports/allure-results ]; then \
 	  $(ALLURE) generate --clean -o reports/allure-report reports/allure-results >/dev/null && \
 	  echo "Allure report: reports/allure-report/index.html"; \

@@ -241,16 +241,20 @@ def mac_learned(setup: Setup, guest: str) -> str:
 def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
     """:func:`mac_learned`, polled: a guest is given ``timeout`` seconds to send a frame."""
     last: list[CheckFailed] = []
+    vif, mac = guest_vif(setup, guest), guest_mac(setup, guest)  # read once, then poll the fdb
+    br = setup.drvdom.bridge(setup.target.bridge)
 
     def probe() -> str | None:
-        try:
-            return mac_learned(setup, guest)
-        except CheckFailed as e:
-            last[:] = [e]
-            return None
+        ports = br.learned(mac)
+        if vif in ports:
+            return vif
+        last[:] = [CheckFailed(f"`bridge fdb` of {br.name}",
+                               f"{guest}'s MAC {mac} learned on {vif}",
+                               f"learned on {', '.join(ports)}" if ports else "not learned")]
+        return None
 
     try:
-        return wait.until(probe, timeout=timeout, interval=2.0,
+        return wait.until(probe, timeout=timeout,
                           what=f"{guest}'s MAC learned by the bridge")
     except wait.WaitTimeout:
         if last:

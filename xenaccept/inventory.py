@@ -66,6 +66,9 @@ class Target:
     def config_path(self, domain: str) -> str:
         return f"{self.config_dir}/{domain}.cfg"
 
+    def __repr__(self) -> str:  # what reports show as the parameter: the name, no paths
+        return f"Target({self.name!r})"
+
 
 def _get(d: Any, key: str, field: str, default: Any = ...) -> Any:
     if not isinstance(d, dict):

@@ -97,6 +97,9 @@ class Setup:
         self.started: list[str] = []   # domains this run created
         self.device_found_driver: str | None = None
 
+    def __repr__(self) -> str:  # shown as a step parameter in the reports
+        return f"Setup({self.target.name!r}, {'provision' if self.provision else 'check'})"
+
     # -- facts ----------------------------------------------------------------
     @property
     def bdf(self) -> str:
@@ -242,9 +245,10 @@ class Setup:
         br.create_with(nic)
         self.journal.push(f"remove bridge {br.name} in {self.target.driver_domain.name}",
                           lambda: self._unless_started(lambda: br.remove(nic)))
-        wait.until(lambda: nic in br.ports() and br.is_up, timeout=60,
-                   what=f"{nic} enslaved to {br.name} and {br.name} up",
-                   last_seen=lambda: f"ports {br.ports()}, state {br.operstate}")
+        # one command a poll: a port forwards only once enslaved to a bridge that is up
+        wait.until(lambda: br.port_states().get(nic) == "forwarding", timeout=60,
+                   what=f"{nic} enslaved to {br.name} and forwarding",
+                   last_seen=lambda: f"ports {br.port_states()}, state {br.operstate}")
 
     def _guests(self) -> None:
         t = self.target

@@ -114,11 +114,36 @@ class SSHRunner(Runner):
         """Open the connection now (raises HarnessError / HostKeyError)."""
         self._connection()
 
-    def wait_reachable(self, timeout: float, interval: float = 1.0) -> float:
-        """Poll until a trivial command answers; returns the seconds it took."""
+    def banner(self, timeout: float) -> bool:
+        """True when the SSH server sends its version banner within ``timeout``: a cheap
+        probe (no login) for a host that is still booting, where a port forward may accept
+        the TCP connection long before anything answers behind it."""
+        deadline = time.monotonic() + timeout
+        try:
+            with socket.create_connection((self.spec.host, self.spec.port),
+                                          timeout=timeout) as sock:
+                data = b""
+                while len(data) < 4:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    sock.settimeout(left)
+                    chunk = sock.recv(4 - len(data))
+                    if not chunk:
+                        return False
+                    data += chunk
+                return data == b"SSH-"
+        except OSError:
+            return False
+
+    def wait_reachable(self, timeout: float, interval: float = 0.25) -> float:
+        """Poll until a trivial command answers; returns the seconds it took. Each poll first
+        waits at most 2 s for the server's banner, and logs in only once there is one."""
         start = time.monotonic()
 
         def answers() -> bool:
+            if self._conn is None and not self.banner(min(2.0, self.probe_timeout)):
+                raise HarnessError(f"{self.name} ({self.spec.address}): no SSH banner yet")
             try:
                 return self.run("true", timeout=20.0).ok
             except HostKeyError:

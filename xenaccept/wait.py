@@ -12,7 +12,8 @@ T = TypeVar("T")
 
 # Every wait of this process: what, how long, how many polls, and the most the condition
 # can have been true before the wait noticed it (from the start of the last poll that
-# failed to the end of the one that succeeded). Read by the benchmark and reports.
+# failed to the end of the one that succeeded), and how long that successful poll took
+# (part of the bound: on a slow host, the observation itself). Read by the benchmark.
 HISTORY: list[dict[str, float | int | str]] = []
 _DEPTH = [0]
 
@@ -27,7 +28,7 @@ class WaitTimeout(HarnessError):
 
 
 def until(probe: Callable[[], T | None], *, timeout: float, what: str,
-          interval: float = 1.0, last_seen: Callable[[], str] | None = None) -> T:
+          interval: float = 0.25, last_seen: Callable[[], str] | None = None) -> T:
     """Call ``probe`` until it returns a truthy value and return it.
 
     ``probe`` may raise :class:`HarnessError` while the condition is not reachable yet (a
@@ -57,7 +58,8 @@ def _until(probe: Callable[[], T | None], timeout: float, what: str, interval: f
                 now = time.monotonic()
                 HISTORY.append({"what": what, "took": round(now - start, 3), "polls": polls,
                                 "notice_bound": round(now - last_failed, 3)
-                                if last_failed is not None else 0.0})
+                                if last_failed is not None else 0.0,
+                                "last_probe": round(now - poll_start, 3)})
                 return value
         except (WaitTimeout, HostKeyError):
             raise  # waiting will not change a refused key

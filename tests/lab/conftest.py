@@ -34,11 +34,16 @@ def xenlab(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str
     return p
 
 
+DEFAULT_FLAVOUR = "bookworm"
+RUNS: dict[str, Path] = {}  # name -> the run.json a run_suite() of this session wrote
+
+
 @dataclass
 class Lab:
     mode: str            # "fresh" or "hide"
     target: Target
     up_seconds: float
+    flavour: str = DEFAULT_FLAVOUR
 
     def dom0(self) -> SSHRunner:
         return SSHRunner("dom0", self.target.dom0, read_only=True)
@@ -48,13 +53,15 @@ class LabManager:
     def __init__(self) -> None:
         self.current: Lab | None = None
 
-    def get(self, mode: str) -> Lab:
-        """The lab in ``mode``: "fresh", "hide" (hidden at boot) or "snapshot:NAME"."""
-        if self.current is not None and self.current.mode == mode:
+    def get(self, mode: str, flavour: str = DEFAULT_FLAVOUR) -> Lab:
+        """The lab in ``mode``: "fresh", "hide" (hidden at boot) or "snapshot:NAME", booted
+        with ``flavour`` (the same lab instance, other images: an upgraded host)."""
+        if self.current is not None and (self.current.mode, self.current.flavour) \
+                == (mode, flavour):
             return self.current
-        return self.boot(mode)
+        return self.boot(mode, flavour)
 
-    def boot(self, mode: str) -> Lab:
+    def boot(self, mode: str, flavour: str = DEFAULT_FLAVOUR) -> Lab:
         """Boot (or restore) the lab in ``mode``, even if it is up in that mode already."""
         xenlab("down", timeout=120)
         self.current = None
@@ -62,12 +69,12 @@ class LabManager:
         args = {"fresh": [], "hide": ["--hide-at-boot"]}.get(mode)
         if args is None:
             args = ["--from", mode.removeprefix("snapshot:")]
-        p = xenlab("up", *args)
+        p = xenlab("up", "--flavour", flavour, *args)
         if p.returncode != 0:
             pytest.fail(f"lab/xenlab up failed (exit {p.returncode}):\n{p.stdout[-3000:]}\n"
                         f"{p.stderr[-3000:]}", pytrace=False)
         [target] = inventory.load(INVENTORY)
-        self.current = Lab(mode, target, time.monotonic() - start)
+        self.current = Lab(mode, target, time.monotonic() - start, flavour)
         if mode.startswith("snapshot:"):
             self._guests("unpause")
         return self.current
@@ -149,11 +156,16 @@ def run_suite(*args: str, name: str, timeout: float = 1800) -> SuiteRun:
     transcript = ROOT / "reports" / "transcript.txt"
     transcript.unlink(missing_ok=True)
     junit.unlink(missing_ok=True)
+    started = time.time()
     p = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, timeout=timeout)
     print(p.stdout[-6000:], p.stderr[-2000:], sep="\n", flush=True)
     outcomes, messages = parse_junit(junit)
     text = transcript.read_text() if transcript.exists() else ""
     (ROOT / "reports" / f"transcript-{name}.txt").write_text(text)
+    record = ROOT / "reports" / "run.json"
+    if record.exists() and record.stat().st_mtime >= started:
+        RUNS[name] = ROOT / "reports" / f"run-{name}.json"
+        RUNS[name].write_bytes(record.read_bytes())
     return SuiteRun(p.returncode, p.stdout + p.stderr, outcomes, messages, text)
 
 

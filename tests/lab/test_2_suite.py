@@ -56,6 +56,12 @@ def test_a_kept_setup_passes_check_mode_changing_nothing_and_is_snapshotted(lab,
         all_passed(check, isolation="skipped")
         assert check.transcript.strip(), "check mode sent no command"
         assert "(changes the host)" not in check.transcript
+        # one SSH connection per host for the whole run, every command over it
+        import json
+        from .conftest import RUNS
+        conns = json.loads(RUNS["check"].read_text())["connections"]
+        assert conns == {lab.target.name: {"dom0": 1, "driver_domain": 1}}, conns
+        assert check.transcript.count("] $ ") > 20, "fewer commands than expected"
         assert dom0_state(lab) != before  # the kept setup is really up
         labs.save("provisioned")          # for the snapshot and fault-injection tests
     finally:

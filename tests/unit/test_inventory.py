@@ -67,3 +67,10 @@ def test_not_yaml(tmp_path):
     p.write_text("targets: [unclosed")
     with pytest.raises(InventoryError, match="not valid YAML"):
         inventory.load(p)
+
+
+def test_reports_show_a_target_by_its_name_not_its_key_paths(data, tmp_path):
+    # Allure shows a scenario's parameters with repr(): the name, no paths or ports
+    [t] = inventory.parse(data, base=tmp_path)
+    assert repr(t) == f"Target({t.name!r})"
+    assert str(tmp_path) not in repr(t)

@@ -80,3 +80,39 @@ def test_journal_undoes_last_first_once_each_and_never_stops_half_way():
     assert done == ["c", "a"]
     assert errors == ["b: ZeroDivisionError: division by zero"]
     assert j.entries == []
+
+
+def test_the_banner_probe_tells_a_listening_ssh_server_from_a_silent_port(tmp_path):
+    """A booting host's port forward accepts TCP long before sshd answers: the wait's probe
+    must give up on a silent port within its limit, and see a real banner at once."""
+    import socket
+    import threading
+    import time
+
+    from xenaccept.ssh import SSHRunner, SSHSpec
+
+    def server(greeting: bytes) -> int:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+
+        def serve() -> None:
+            conn, _ = s.accept()
+            conn.sendall(greeting)
+            time.sleep(2)
+            conn.close()
+            s.close()
+        threading.Thread(target=serve, daemon=True).start()
+        return s.getsockname()[1]
+
+    (tmp_path / "k").write_text("")
+
+    def runner(port: int) -> SSHRunner:
+        spec = SSHSpec("127.0.0.1", port, "root", str(tmp_path / "k"), str(tmp_path / "k"))
+        return SSHRunner("drvdom", spec, read_only=True)
+
+    assert runner(server(b"SSH-2.0-OpenSSH_9.2\r\n")).banner(1.0)
+    start = time.monotonic()
+    assert not runner(server(b"")).banner(0.5)
+    assert time.monotonic() - start < 1.0
+    assert not runner(server(b"HTTP/1.1 400\r\n")).banner(1.0)
