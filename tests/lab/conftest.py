@@ -147,10 +147,11 @@ class SuiteRun:
     transcript: str
 
 
-def run_suite(*args: str, name: str, timeout: float = 1800) -> SuiteRun:
+def run_suite(*args: str, name: str, timeout: float = 1800,
+              inventory: Path = INVENTORY) -> SuiteRun:
     """Run the acceptance suite as an operator types it, in the repository."""
     junit = ROOT / "reports" / f"junit-{name}.xml"
-    cmd = [sys.executable, "-m", "pytest", f"--inventory={INVENTORY}", f"--junitxml={junit}",
+    cmd = [sys.executable, "-m", "pytest", f"--inventory={inventory}", f"--junitxml={junit}",
            *args]
     print("$", " ".join(cmd), flush=True)
     transcript = ROOT / "reports" / "transcript.txt"

@@ -47,7 +47,34 @@ def test_a_provisioning_run_passes_every_scenario_and_restores_dom0(lab):
     assert "xl pci-assignable-remove -r 0000:00:05.0" in run.transcript
 
 
-def test_a_kept_setup_passes_check_mode_changing_nothing_and_is_snapshotted(lab, labs):
+def many_targets_in_parallel(lab, tmp_path) -> None:
+    """Two targets (the lab's Dom0 and driver domain reached through two pairs of local TCP
+    relays, as `make bench` does), checked with `-n 2 --dist loadgroup`: each target runs
+    whole in its own worker, over one SSH connection per host, reported under its name."""
+    import json
+
+    from bench.harness import Relays, multi_inventory
+
+    from .conftest import RUNS
+    inventory = multi_inventory(2, Relays(), tmp_path)
+    run = run_suite(f"--inventory={inventory}", "-n", "2", "--dist", "loadgroup",
+                    name="check-two-targets", inventory=inventory)
+    names = [f"{lab.target.name}-via-{i}" for i in (1, 2)]
+    for name in names:
+        mine = {n: o for n, o in run.outcomes.items() if f"[{name}]" in n}
+        assert sorted(mine.values()) == ["passed"] * (SCENARIOS - 1) + ["skipped"], mine
+    record = json.loads(RUNS["check-two-targets"].read_text())
+    assert record["connections"] == {n: {"dom0": 1, "driver_domain": 1} for n in names}, \
+        record["connections"]
+    processes = {s["target"]: s["process"] for s in record["spans"]}
+    assert len(record["spans"]) == 2 and sorted(processes) == names, record["spans"]
+    assert len(set(processes.values())) == 2, f"both targets ran in one worker: {processes}"
+    [(a0, a1), (b0, b1)] = [(s["start"], s["end"]) for s in record["spans"]]
+    assert min(a1, b1) > max(a0, b0), f"the two targets did not overlap: {record['spans']}"
+
+
+def test_a_kept_setup_passes_check_mode_changing_nothing_and_is_snapshotted(lab, labs,
+                                                                             tmp_path):
     before = dom0_state(lab)
     try:
         all_passed(run_suite("--provision", "--keep", *NO_ISOLATION, name="keep"),
@@ -62,6 +89,7 @@ def test_a_kept_setup_passes_check_mode_changing_nothing_and_is_snapshotted(lab,
         conns = json.loads(RUNS["check"].read_text())["connections"]
         assert conns == {lab.target.name: {"dom0": 1, "driver_domain": 1}}, conns
         assert check.transcript.count("] $ ") > 20, "fewer commands than expected"
+        many_targets_in_parallel(lab, tmp_path)
         assert dom0_state(lab) != before  # the kept setup is really up
         labs.save("provisioned")          # for the snapshot and fault-injection tests
     finally:
