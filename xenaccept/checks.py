@@ -7,6 +7,7 @@ was found. None of them changes anything: they run the same in check and provisi
 from __future__ import annotations
 
 from . import pci, validate, wait
+from .bridge import Bridge
 from .errors import CheckFailed
 from .kernel import hidden_bdfs
 from .provision import Setup
@@ -204,7 +205,8 @@ def forwarding(setup: Setup, iface: str) -> None:
 
 
 # -- 6, 7. guests -------------------------------------------------------------------------
-def guest_vif(setup: Setup, guest: str) -> str:
+def served_vif(setup: Setup, guest: str) -> tuple[str, str]:
+    """``(vif<domid>.<devid>, MAC)`` of the guest's vif that the driver domain serves."""
     dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
     dom = setup.dom0.xl.domain(guest)
     if dom is None or dd is None:
@@ -217,45 +219,42 @@ def guest_vif(setup: Setup, guest: str) -> str:
         raise CheckFailed(f"xl network-list {guest}", f"a vif with backend domid {dd.domid}",
                           ", ".join(f"vif {v.devid} on domid {v.backend_domid}" for v in vifs)
                           or "no vif")
-    return f"vif{dom.domid}.{served[0].devid}"
+    return f"vif{dom.domid}.{served[0].devid}", served[0].mac
 
 
-def guest_mac(setup: Setup, guest: str) -> str:
-    dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
-    vifs = [v for v in setup.dom0.xl.network_list(guest) if dd and v.backend_domid == dd.domid]
-    if not vifs:
-        raise CheckFailed(f"xl network-list {guest}", "a vif served by the driver domain", "none")
-    return vifs[0].mac
+def guest_vif(setup: Setup, guest: str) -> str:
+    return served_vif(setup, guest)[0]
 
 
-def mac_learned(setup: Setup, guest: str) -> str:
-    vif, mac = guest_vif(setup, guest), guest_mac(setup, guest)
-    ports = setup.drvdom.bridge(setup.target.bridge).learned(mac)
+def _learned_on(br: Bridge, guest: str, vif: str, mac: str) -> str:
+    ports = br.learned(mac)
     if vif not in ports:
-        raise CheckFailed(f"`bridge fdb` of {setup.target.bridge}",
-                          f"{guest}'s MAC {mac} learned on {vif}",
+        raise CheckFailed(f"`bridge fdb` of {br.name}", f"{guest}'s MAC {mac} learned on {vif}",
                           f"learned on {', '.join(ports)}" if ports else "not learned")
     return vif
 
 
+def mac_learned(setup: Setup, guest: str) -> str:
+    return _learned_on(setup.drvdom.bridge(setup.target.bridge), guest,
+                       *served_vif(setup, guest))
+
+
 def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
-    """:func:`mac_learned`, polled: a guest is given ``timeout`` seconds to send a frame."""
+    """:func:`mac_learned`, polled: a guest is given ``timeout`` seconds to send a frame.
+    The vif and MAC are read once; each poll reads only the bridge's fdb."""
     last: list[CheckFailed] = []
-    vif, mac = guest_vif(setup, guest), guest_mac(setup, guest)  # read once, then poll the fdb
+    vif, mac = served_vif(setup, guest)
     br = setup.drvdom.bridge(setup.target.bridge)
 
     def probe() -> str | None:
-        ports = br.learned(mac)
-        if vif in ports:
-            return vif
-        last[:] = [CheckFailed(f"`bridge fdb` of {br.name}",
-                               f"{guest}'s MAC {mac} learned on {vif}",
-                               f"learned on {', '.join(ports)}" if ports else "not learned")]
-        return None
+        try:
+            return _learned_on(br, guest, vif, mac)
+        except CheckFailed as e:
+            last[:] = [e]
+            return None
 
     try:
-        return wait.until(probe, timeout=timeout,
-                          what=f"{guest}'s MAC learned by the bridge")
+        return wait.until(probe, timeout=timeout, what=f"{guest}'s MAC learned by the bridge")
     except wait.WaitTimeout:
         if last:
             e = last[0]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import wait
+from .bridge import Bridge
 from .errors import CheckFailed, HarnessError
 from .host import Host
 from .inventory import Target
@@ -78,6 +79,14 @@ class HostState:
             if a != b:
                 out.append(f"{name}: before {a!r}, after {b!r}")
         return out
+
+
+def _until_forwarding(br: Bridge, port: str, *, timeout: float, what: str) -> None:
+    """Wait for ``port`` to forward on ``br``, one `bridge -j link` a poll. Enslaved is not
+    enough: a port forwards once its link is up (the bridge up; for a guest's vif, once
+    its netfront has connected, about 10 s after enslavement on Linux 6.12)."""
+    wait.until(lambda: br.port_states().get(port) == "forwarding", timeout=timeout,
+               what=f"{what} and forwarding", last_seen=lambda: f"ports {br.port_states()}")
 
 
 class Setup:
@@ -245,10 +254,7 @@ class Setup:
         br.create_with(nic)
         self.journal.push(f"remove bridge {br.name} in {self.target.driver_domain.name}",
                           lambda: self._unless_started(lambda: br.remove(nic)))
-        # one command a poll: a port forwards only once enslaved to a bridge that is up
-        wait.until(lambda: br.port_states().get(nic) == "forwarding", timeout=60,
-                   what=f"{nic} enslaved to {br.name} and forwarding",
-                   last_seen=lambda: f"ports {br.port_states()}, state {br.operstate}")
+        _until_forwarding(br, nic, timeout=60, what=f"{nic} enslaved to {br.name}")
 
     def _guests(self) -> None:
         t = self.target
@@ -264,11 +270,7 @@ class Setup:
         br = self.drvdom.bridge(t.bridge)
         for name in t.guests.names:
             vif = self.vif_name(name)
-            # enslaved is not enough: the port forwards once the guest's netfront has
-            # connected (carrier on), seconds later on Linux 6.12
-            wait.until(lambda: br.port_states().get(vif) == "forwarding", timeout=180,
-                       what=f"{vif} of {name} enslaved to {br.name} and forwarding",
-                       last_seen=lambda: f"ports {br.port_states()}")
+            _until_forwarding(br, vif, timeout=180, what=f"{vif} of {name} enslaved to {br.name}")
 
     # -- isolation ----------------------------------------------------------------
     def restart_driver_domain(self) -> float:
@@ -299,9 +301,7 @@ class Setup:
             self.dom0.xl.network_attach(guest, mac=t.guests.mac(i), bridge=t.bridge, backend=dd)
         for guest in t.guests.names:
             vif = self.vif_name(guest, self.dom0.xl.network_list(guest)[0].devid)
-            wait.until(lambda: br.port_states().get(vif) == "forwarding", timeout=180,
-                       what=f"{vif} of {guest} back on {br.name} and forwarding",
-                       last_seen=lambda: f"ports {br.port_states()}")
+            _until_forwarding(br, vif, timeout=180, what=f"{vif} of {guest} back on {br.name}")
         self.reached = Stage.GUESTS
         return time.monotonic() - start
 

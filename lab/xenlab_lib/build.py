@@ -145,7 +145,6 @@ def build(force: bool = False, flavour: str = flavours.DEFAULT) -> Path:
         kver = kvers[0]
         if not kver.startswith(fspec["kernel_prefix"]):
             raise LabError(f"flavour {flavour}: kernel {kver} is not {fspec['kernel_prefix']}*")
-        xen_libexec = sorted(p.name for p in (dom0 / "usr/lib").glob("xen-4*"))
         shutil.copy2(boot / f"vmlinuz-{kver}", tmp / "vmlinuz")
         shutil.copy2(boot / f"initrd.img-{kver}", tmp / "initrd.img")
         # QEMU's -kernel boots Xen's multiboot ELF directly, but not gzipped
@@ -160,7 +159,6 @@ def build(force: bool = False, flavour: str = flavours.DEFAULT) -> Path:
         manifest = {
             "hash": h, "flavour": flavour, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(clock.elapsed(), 1), "suite": suite(flavour),
-            "xl": f"/usr/lib/{xen_libexec[-1]}/bin/xl" if xen_libexec else None,
             "kernel_version": kver, "xen": xens[-1].name,
             "dom0_kernel": f"/boot/vmlinuz-{kver}", "dom0_initrd": f"/boot/initrd.img-{kver}",
             "host_keys": host_keys, "client_pub": client_pub,

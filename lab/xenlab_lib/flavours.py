@@ -2,8 +2,8 @@
 
 `bookworm` is recipe.py as it is (its image hash is the hash of recipe.py alone, as before
 flavours existed). Every other flavour's image hash covers recipe.py *and* its own `image`
-entry below, so its images, overlays and snapshots are separate. The `boot` entry only
-shapes the QEMU command line (it is part of the snapshot signature, not of the image hash).
+entry below, so its images, overlays and snapshots are separate. Every flavour boots with
+the same QEMU and Xen settings (qemu.py): the newer stacks needed none of their own.
 """
 from __future__ import annotations
 
@@ -34,17 +34,14 @@ FLAVOURS: dict[str, dict] = {
     "bookworm": {
         "description": "Debian bookworm: Xen 4.17, Linux 6.1",
         "image": {"suite": "bookworm", "pre_script": "", "kernel_prefix": ""},
-        "boot": {"xen_cmdline_extra": "", "dom0_cmdline_extra": ""},
     },
     "bookworm-bpo": {
         "description": "Debian bookworm: Xen 4.17, Linux 6.12 from bookworm-backports",
         "image": {"suite": "bookworm", "pre_script": BPO_SCRIPT, "kernel_prefix": "6.12."},
-        "boot": {"xen_cmdline_extra": "", "dom0_cmdline_extra": ""},
     },
     "trixie": {
         "description": "Debian trixie: Xen 4.20, Linux 6.12",
         "image": {"suite": "trixie", "pre_script": "", "kernel_prefix": "6.12."},
-        "boot": {"xen_cmdline_extra": "", "dom0_cmdline_extra": ""},
     },
 }
 

@@ -89,12 +89,12 @@ def qcow_snapshots(d: Path) -> set[str]:
     return names or set()
 
 
-def snapshot_problem(d: Path, images: Path, name: str, flavour: str) -> str | None:
+def snapshot_problem(d: Path, images: Path, name: str) -> str | None:
     """Why snapshot `name` cannot be loaded, or None if it can."""
     meta = load_snapmeta(d).get(name)
     if meta is None:
         return f"no snapshot {name!r} for this recipe hash"
-    if meta.get("sig") != qemu.machine_sig(images, meta["hide_at_boot"], flavour):
+    if meta.get("sig") != qemu.machine_sig(images, meta["hide_at_boot"]):
         return f"snapshot {name!r} was saved with another QEMU machine configuration"
     if name not in qcow_snapshots(d):
         return f"snapshot {name!r} is missing from the qcow2 overlays"
@@ -174,14 +174,14 @@ def up(hide: bool, from_name: str | None, cold: bool,
     # which boot: snapshot (asked for, or `fresh` by default) or cold
     snap = None
     if from_name:
-        why = snapshot_problem(ov, images, from_name, flavour)
+        why = snapshot_problem(ov, images, from_name)
         if why:
             clock.log(f"{why}: falling back to a cold boot")
         else:
             snap = from_name
     elif not cold:
         auto = "fresh-hide" if hide else "fresh"
-        if snapshot_problem(ov, images, auto, flavour) is None:
+        if snapshot_problem(ov, images, auto) is None:
             snap = auto
             clock.log(f"using the valid snapshot {auto!r} (use --cold to force a cold boot)")
     meta = load_snapmeta(ov).get(snap, {}) if snap else {}
@@ -202,7 +202,7 @@ def up(hide: bool, from_name: str | None, cold: bool,
     if serial.exists():
         serial.replace(rund / "serial.prev.log")
     (rund / "mon.sock").unlink(missing_ok=True)
-    cmd = qemu.command(images, ov, rund, ports, hide, snap, flavour)
+    cmd = qemu.command(images, ov, rund, ports, hide, snap)
     (rund / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
     boot = f"snapshot:{snap}" if snap else "cold"
     clock.log(f"starting QEMU (flavour {flavour}, Dom0 kernel {manifest['kernel_version']}, "
@@ -214,7 +214,7 @@ def up(hide: bool, from_name: str | None, cold: bool,
         raise LabError("QEMU did not start (no live pid in the pidfile)")
     st = {"pid": pid, "ports": ports, "started": time.time(), "boot": boot,
           "hide_at_boot": hide, "hash": c["hash"], "images": str(images), "overlays": str(ov),
-          "sig": qemu.machine_sig(images, hide, flavour), "name": lab_name(),
+          "sig": qemu.machine_sig(images, hide), "name": lab_name(),
           "flavour": flavour}
     save_state(st)
 
@@ -237,7 +237,7 @@ def up(hide: bool, from_name: str | None, cold: bool,
             return rc
     else:
         auto = "fresh-hide" if hide else "fresh"
-        if snapshot_problem(ov, images, auto, flavour) is not None:
+        if snapshot_problem(ov, images, auto) is not None:
             save_snapshot(auto, st, clock)
     save_state(st)
     inv = rund / "inventory.yaml"
@@ -338,7 +338,7 @@ def list_snapshots(flavour: str | None = None) -> int:
         return 0
     meta = load_snapmeta(ov)
     for name in sorted(meta):
-        why = snapshot_problem(ov, c["images"], name, c["flavour"])
+        why = snapshot_problem(ov, c["images"], name)
         m = meta[name]
         print(f"{name:16} saved {m['saved']}  hide_at_boot={m['hide_at_boot']}  domains="
               f"{','.join(m['domains'])}  {'valid' if why is None else 'STALE: ' + why}")

@@ -9,7 +9,6 @@ import socket
 import time
 from pathlib import Path
 
-from . import flavours
 from .common import LabError, run, wait_until
 from .recipe import DOM0_MGMT_MAC
 
@@ -28,43 +27,30 @@ DOM0_CMDLINE = "root=/dev/vda rw console=hvc0 earlyprintk=xen net.ifnames=0"
 HIDE_ARG = f"xen-pciback.hide=({BDF})"
 
 
-def _extra(flavour: str, key: str) -> str:
-    x = flavours.spec(flavour)["boot"][key]
-    return " " + x if x else ""
+def dom0_cmdline(hide: bool) -> str:
+    return DOM0_CMDLINE + (" " + HIDE_ARG if hide else "")
 
 
-def dom0_cmdline(hide: bool, flavour: str = flavours.DEFAULT) -> str:
-    return (DOM0_CMDLINE + _extra(flavour, "dom0_cmdline_extra")
-            + (" " + HIDE_ARG if hide else ""))
-
-
-def xen_cmdline(flavour: str = flavours.DEFAULT) -> str:
-    return XEN_CMDLINE + _extra(flavour, "xen_cmdline_extra")
-
-
-def machine_args(images: Path, hide: bool, flavour: str = flavours.DEFAULT) -> list[str]:
+def machine_args(images: Path, hide: bool) -> list[str]:
     """The part of the command line that shapes the VM state: a snapshot saved with one
-    set of these can only be loaded with the same set (see machine_sig). The flavour's
-    `boot` extras are appended to the Xen and Dom0 command lines (none by default)."""
-    kernel_mod = f"{images / 'vmlinuz'} {dom0_cmdline(hide, flavour)}".replace(",", ",,")
+    set of these can only be loaded with the same set (see machine_sig)."""
+    kernel_mod = f"{images / 'vmlinuz'} {dom0_cmdline(hide)}".replace(",", ",,")
     return [
         "-accel", f"tcg,thread=multi,tb-size={TB_SIZE_MB}", "-M", "q35", "-cpu", CPU,
         "-smp", "2", "-m", str(MEM_MB),
         "-device", "intel-iommu,intremap=on,caching-mode=on",
-        "-kernel", str(images / "xen"), "-append", xen_cmdline(flavour),
+        "-kernel", str(images / "xen"), "-append", XEN_CMDLINE,
         "-initrd", f"{kernel_mod},{images / 'initrd.img'}",
     ]
 
 
-def machine_sig(images: Path, hide: bool, flavour: str = flavours.DEFAULT) -> str:
-    return hashlib.sha256(json.dumps(machine_args(images, hide, flavour)).encode()
-                          ).hexdigest()[:16]
+def machine_sig(images: Path, hide: bool) -> str:
+    return hashlib.sha256(json.dumps(machine_args(images, hide)).encode()).hexdigest()[:16]
 
 
 def command(images: Path, overlays: Path, rund: Path, ports: dict, hide: bool,
-            loadvm: str | None, flavour: str = flavours.DEFAULT) -> list[str]:
-    args = (["qemu-system-x86_64", "-name", f"xenlab-{rund.name}"]
-            + machine_args(images, hide, flavour))
+            loadvm: str | None) -> list[str]:
+    args = ["qemu-system-x86_64", "-name", f"xenlab-{rund.name}"] + machine_args(images, hide)
     for i, (disk, addr) in enumerate((("dom0", "06.0"), ("drvdom", "07.0"))):
         args += ["-drive", f"file={overlays / (disk + '.qcow2')},if=none,id=d{i},format=qcow2,"
                            "cache=unsafe",

@@ -1,5 +1,6 @@
 """The acceptance suite against the lab, as an operator runs it."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ import pytest
 
 from xenaccept.ssh import SSHRunner
 
-from .conftest import INVENTORY, ROOT, dom0_state, dump, run_suite
+from .conftest import INVENTORY, ROOT, RUNS, dom0_state, dump, run_suite
 
 pytestmark = pytest.mark.lab
 
@@ -51,11 +52,7 @@ def many_targets_in_parallel(lab, tmp_path) -> None:
     """Two targets (the lab's Dom0 and driver domain reached through two pairs of local TCP
     relays, as `make bench` does), checked with `-n 2 --dist loadgroup`: each target runs
     whole in its own worker, over one SSH connection per host, reported under its name."""
-    import json
-
     from bench.harness import Relays, multi_inventory
-
-    from .conftest import RUNS
     inventory = multi_inventory(2, Relays(), tmp_path)
     run = run_suite(f"--inventory={inventory}", "-n", "2", "--dist", "loadgroup",
                     name="check-two-targets", inventory=inventory)
@@ -84,8 +81,6 @@ def test_a_kept_setup_passes_check_mode_changing_nothing_and_is_snapshotted(lab,
         assert check.transcript.strip(), "check mode sent no command"
         assert "(changes the host)" not in check.transcript
         # one SSH connection per host for the whole run, every command over it
-        import json
-        from .conftest import RUNS
         conns = json.loads(RUNS["check"].read_text())["connections"]
         assert conns == {lab.target.name: {"dom0": 1, "driver_domain": 1}}, conns
         assert check.transcript.count("] $ ") > 20, "fewer commands than expected"
@@ -129,9 +124,8 @@ def test_a_second_run_against_a_locked_host_is_refused(lab):
 
 
 def test_a_forged_baseline_shows_regressions_and_fails_the_run(lab, tmp_path):
-    import json
     run_suite(name="baseline-source")
-    record = json.loads((ROOT / "reports" / "run.json").read_text())
+    record = json.loads(RUNS["baseline-source"].read_text())
     forged = {"facts": json.loads(json.dumps(record["facts"])),
               "results": {name: "passed" for name in record["results"]}}
     forged["facts"][lab.target.name]["dom0_kernel"] = "5.10.0-0-amd64"
