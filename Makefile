@@ -12,6 +12,7 @@ ALLURE ?= node_modules/.bin/allure
 setup: $(VENV)/.installed
 	@$(LAB) prepare
 	@command -v chromium-headless-shell >/dev/null || { apt-get install -y -qq --no-install-recommends chromium-headless-shell >/dev/null 2>&1 || true; }
+	@command -v /usr/sbin/sshd >/dev/null || { mkdir -p /etc/ssh && touch /etc/ssh/sshd_not_to_be_run; apt-get install -y -qq --no-install-recommends openssh-server >/dev/null 2>&1; systemctl disable ssh.service ssh.socket >/dev/null 2>&1; systemctl stop ssh.service ssh.socket >/dev/null 2>&1; rm -f /etc/ssh/sshd_not_to_be_run; true; }
 
 $(VENV)/.installed: requirements.txt
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }

@@ -13,3 +13,4 @@ Feature: 8. The driver domain is isolated from Dom0
     Then Dom0 still answers and its toolstack works
     And every guest's backend interface is enslaved to the bridge and forwarding
     And the bridge learns every guest's MAC address on that guest's vif
+    And the driver domain reaches every guest across the bridge

@@ -27,6 +27,12 @@ def macs_learned(setup: Setup) -> None:
         checks.mac_learned_within(setup, guest, timeout=60)
 
 
+@then("the driver domain reaches every guest across the bridge")
+def guests_answer(setup: Setup) -> None:
+    for guest in setup.target.guests.names:
+        checks.guest_answers_ping(setup, guest)
+
+
 @when("the driver domain is destroyed and created again")
 def restart_driver_domain(setup: Setup) -> None:
     if not setup.provision:

@@ -1,11 +1,12 @@
-"""``python -m xenaccept teardown [--inventory PATH]``: remove a setup left by ``--keep``."""
+"""``python -m xenaccept teardown [--inventory PATH]``: remove a setup left by ``--keep``.
+``python -m xenaccept init HOST [...]``: look at a Xen host (read-only), write an inventory."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from . import inventory
+from . import init, inventory, state
 from .errors import XenAcceptError
 from .provision import Setup
 from .ssh import SSHRunner
@@ -17,12 +18,19 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("teardown", help="destroy what a --keep run left up and give the "
                        "device back (only domains whose config this suite wrote)")
     t.add_argument("--inventory", default="lab/run/default/inventory.yaml")
+    init.add_parser(sub)
     a = p.parse_args(argv)
+    if a.cmd == "init":
+        try:
+            return init.run(a, ask=init.interactive_ask())
+        except XenAcceptError as e:
+            print(f"xenaccept init: {e}", file=sys.stderr)
+            return 2
     status = 0
     try:
         for target in inventory.load(a.inventory):
             dom0 = SSHRunner("dom0", target.dom0, read_only=False)
-            drvdom = SSHRunner(target.driver_domain.name, target.driver_domain.ssh,
+            drvdom = SSHRunner(target.driver_domain.name, state.driver_domain_spec(target),
                                read_only=False)
             setup = Setup(target, dom0, drvdom, provision=True,
                           log=lambda m, n=target.name: print(f"[{n}] {m}"))
@@ -32,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             for problem in problems:
                 print(f"[{target.name}] PROBLEM: {problem}", file=sys.stderr)
             status |= bool(problems)
+            if not problems and target.driver_domain.built:
+                state.keys_for(target.name).forget()  # the domain they opened is gone
             dom0.close()
     except XenAcceptError as e:
         print(f"xenaccept: {e}", file=sys.stderr)

@@ -44,6 +44,12 @@ def parse_fdb(text: str) -> list[FdbEntry]:
     return entries
 
 
+def parse_link_local(text: str) -> list[str]:
+    """``ip -j -6 addr show dev IF scope link`` -> its link-local addresses."""
+    return [a["local"] for e in json.loads(text or "[]") for a in e.get("addr_info", [])
+            if a.get("family") == "inet6" and a.get("scope") == "link" and "local" in a]
+
+
 def parse_brctl_show(text: str) -> dict[str, list[str]]:
     """``brctl show`` -> {bridge: [ports]}; the first port stands on the bridge's row,
     further ports on continuation lines."""
@@ -99,6 +105,27 @@ class Bridge:
         """Ports on which ``mac`` was learned (dynamic entries only)."""
         mac = validate.mac(mac)
         return [e.ifname for e in self.fdb() if e.mac == mac and not e.permanent]
+
+    def link_local(self) -> str:
+        """The bridge's IPv6 link-local address (``ip -j -6 addr``)."""
+        text = self.runner.out("ip", "-j", "-6", "addr", "show", "dev", self.name, "scope",
+                               "link")
+        addrs = parse_link_local(text)
+        if not addrs:
+            from .errors import HarnessError
+            raise HarnessError(f"bridge {self.name} has no IPv6 link-local address "
+                               "(the guests ping it): is IPv6 disabled in the driver domain?")
+        return addrs[0]
+
+    def pings(self, address: str, count: int = 3, timeout: float = 10.0) -> bool:
+        """One ``ping -6`` of a link-local ``address`` across this bridge: True when a
+        reply came back (``count`` echoes, at most ``timeout`` seconds)."""
+        import ipaddress
+        addr = str(ipaddress.IPv6Address(address))
+        r = self.runner.run("ping", "-6", "-n", "-q", "-c", str(int(count)), "-i", "0.5",
+                            "-w", str(int(timeout)), f"{addr}%{self.name}",
+                            timeout=timeout + 15)
+        return r.ok
 
     # -- changes --
     def create_with(self, nic: str, timeout: float = 30.0) -> None:

@@ -269,3 +269,17 @@ def dom0_toolstack_works(setup: Setup) -> None:
         raise CheckFailed("xl list in Dom0", "Domain-0 listed", ", ".join(domains) or "nothing")
     if not setup.dom0.xl.info().get("xen_version"):
         raise CheckFailed("xl info in Dom0", "a xen_version", "none")
+
+
+def guest_answers_ping(setup: Setup, guest: str) -> None:
+    """The driver domain pings the guest across the bridge, at the IPv6 link-local address
+    the guest's kernel derives from its MAC (EUI-64): replies prove traffic both ways
+    without any address on the LAN."""
+    from .guest_payload import guest_link_local
+    vif, mac = served_vif(setup, guest)
+    br = setup.drvdom.bridge(setup.target.bridge)
+    addr = guest_link_local(mac)
+    if not br.pings(addr):
+        raise CheckFailed(f"ping -6 {addr}%{br.name} from the driver domain",
+                          f"{guest} ({mac}, on {vif}) to answer",
+                          f"no reply in 10 s; ports {br.port_states()}")

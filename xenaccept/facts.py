@@ -61,9 +61,10 @@ def diagnostics(setup: Setup) -> dict[str, str]:
     grab("xl list", d0, "xl", "list")
     grab(f"xl log of {name} (Dom0)", d0, "tail", "-n", "80", f"/var/log/xen/xl-{name}.log")
     grab("Dom0 kernel log (tail)", d0, "sh", "-c", "dmesg | tail -n 60")
-    grab(f"console of {name} (tail, where xenconsoled logs it)", d0, "sh", "-c",
-         'tail -n 60 "$1" 2>/dev/null || echo "(no console log: xenconsoled --log=guest is off)"',
-         "sh", f"/var/log/xen/console/guest-{name}.log")
+    try:
+        logs[f"console of {name} (tail)"] = setup.dom0.xl.console_tail(name, lines=60)
+    except HarnessError as e:
+        logs[f"console of {name} (tail)"] = f"(not available: {e})"
     reachable = getattr(dd, "reachable", True)
     if setup.dom0.xl.domain(name) is not None and reachable:
         grab("hotplug log (driver domain)", dd, "tail", "-n", "80",

@@ -176,3 +176,11 @@ class Xl:
     def destroy(self, domain: str, timeout: float = 120.0) -> Result:
         return self._xl("destroy", validate.domain_name(domain), timeout=timeout,
                         mutates=True)
+
+    def console_tail(self, domain: str, lines: int = 40, seconds: int = 4) -> str:
+        """What a domain's console holds (buffered by xenconsoled), read for ``seconds``
+        without a terminal: for a failure message when the domain does not answer."""
+        r = self.runner.run("sh", "-c", 'timeout "$2" xl console "$1" </dev/null | tail -n "$3"',
+                            "sh", validate.domain_name(domain), str(int(seconds)),
+                            str(int(lines)), timeout=seconds + 20)
+        return r.stdout.replace("\r", "")

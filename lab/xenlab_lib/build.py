@@ -1,4 +1,4 @@
-"""Image build: debootstrap (cached base tree) -> customise -> two ext4 images (mkfs -d).
+"""Image build: debootstrap (cached base tree) -> customise -> Dom0's ext4 image (mkfs -d).
 
 The cache key is a hash of recipe.py (packages, scripts, sizes) plus, for a flavour other
 than the default, that flavour's image entry (flavours.py). Builds go to a temp dir renamed
@@ -130,13 +130,12 @@ def build(force: bool = False, flavour: str = flavours.DEFAULT) -> Path:
         if fspec["pre_script"]:
             clock.log(f"flavour {flavour}: its own step in the chroot (apt)")
             _chroot_sh(dom0, fspec["pre_script"], timeout=1800)
-        clock.log("customising (sshd, ifupdown, pciback-first, guestnet initramfs hook, "
-                  "initramfs rebuild)")
+        clock.log("customising (sshd, Dom0's NIC mapping, quiet timers)")
         _chroot_sh(dom0, recipe.COMMON_SCRIPT, timeout=900)
-        drv = work / "drvdom"
-        run(["cp", "-a", str(dom0), str(drv)], timeout=600)
-        host_keys = {name: _personalise(root, name, tmp, client_pub)
-                     for name, root in (("dom0", dom0), ("drvdom", drv))}
+        clock.log("the boot-time hide's initrd (xen-pciback first)")
+        _chroot_sh(dom0, recipe.INITRD_HIDE_SCRIPT, timeout=900)
+        (dom0 / "boot/initrd-hide.img").rename(tmp / "initrd-hide.img")
+        host_keys = {"dom0": _personalise(dom0, "dom0", tmp, client_pub)}
         boot = dom0 / "boot"
         kvers = sorted(p.name[len("vmlinuz-"):] for p in boot.glob("vmlinuz-*"))
         xens = sorted(boot.glob("xen-4*-amd64.gz"))
@@ -150,10 +149,9 @@ def build(force: bool = False, flavour: str = flavours.DEFAULT) -> Path:
         # QEMU's -kernel boots Xen's multiboot ELF directly, but not gzipped
         (tmp / "xen").write_bytes(
             run(["zcat", str(xens[-1])], timeout=60, capture=True, input=b"").stdout)
-        for name, root in (("dom0", dom0), ("drvdom", drv)):
-            clock.log(f"mkfs.ext4 -d {name}.img ({recipe.IMAGE_SIZE}, sparse)")
-            run(["mkfs.ext4", "-q", "-F", "-L", f"{name}-root", "-d", str(root),
-                 str(tmp / f"{name}.img"), recipe.IMAGE_SIZE], timeout=900)
+        clock.log(f"mkfs.ext4 -d dom0.img ({recipe.IMAGE_SIZE}, sparse)")
+        run(["mkfs.ext4", "-q", "-F", "-L", "dom0-root", "-d", str(dom0),
+             str(tmp / "dom0.img"), recipe.IMAGE_SIZE], timeout=900)
         clock.log("removing work trees")
         shutil.rmtree(work)
         manifest = {

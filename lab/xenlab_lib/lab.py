@@ -3,6 +3,7 @@ snapshots."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -62,11 +63,10 @@ def ensure_overlays(images: Path, h: str, flavour: str) -> Path:
         return d
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
-    for disk in ("dom0", "drvdom"):
-        ov = d / f"{disk}.qcow2"
-        qemu.qemu_img("create", "-q", "-f", "qcow2", "-b", str(images / f"{disk}.img"),
-                      "-F", "raw", str(ov))
-        qemu.qemu_img("snapshot", "-c", "base", str(ov))
+    ov = d / "dom0.qcow2"
+    qemu.qemu_img("create", "-q", "-f", "qcow2", "-b", str(images / "dom0.img"),
+                  "-F", "raw", str(ov))
+    qemu.qemu_img("snapshot", "-c", "base", str(ov))
     (d / "snapshots.json").write_text("{}\n")
     (d / "flavour").write_text(flavour + "\n")
     (d / "ready").write_text("")
@@ -81,12 +81,8 @@ def load_snapmeta(d: Path) -> dict:
 
 
 def qcow_snapshots(d: Path) -> set[str]:
-    names: set[str] | None = None
-    for disk in ("dom0", "drvdom"):
-        cp = qemu.qemu_img("snapshot", "-l", "-U", str(d / f"{disk}.qcow2"))
-        here = {ln.split()[1] for ln in cp.stdout.splitlines()[2:] if len(ln.split()) > 2}
-        names = here if names is None else names & here
-    return names or set()
+    cp = qemu.qemu_img("snapshot", "-l", "-U", str(d / "dom0.qcow2"))
+    return {ln.split()[1] for ln in cp.stdout.splitlines()[2:] if len(ln.split()) > 2}
 
 
 def snapshot_problem(d: Path, images: Path, name: str) -> str | None:
@@ -113,13 +109,32 @@ def state_flavour(st: dict | None) -> str:
     return (st or {}).get("flavour", flavours.DEFAULT)
 
 
+def suite_state_dir(st: dict | None = None) -> Path:
+    """Where the suite keeps what it made for this lab's target (xenaccept/state.py): the
+    driver domain's client key and its pinned host key. The lab has no key of its own for
+    the driver domain: the suite builds that domain, with keys made for the run."""
+    base = os.environ.get("XENACCEPT_STATE") or os.path.join(
+        os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "xenaccept")
+    return Path(base) / f"xenlab-{(st or {}).get('name', lab_name())}"
+
+
+def _creds(which: str, st: dict) -> tuple[Path, Path]:
+    if which == "dom0":
+        return Path(st["images"]) / "id_ed25519", run_dir() / "known_hosts"
+    d = suite_state_dir(st)
+    key, kh = d / "drvdom_ed25519", d / "drvdom_known_hosts"
+    if not key.is_file() or not kh.is_file():
+        raise LabError(f"no key for the driver domain in {d}: the suite makes it "
+                       "(`.venv/bin/pytest --provision --keep`), with a key made for the run")
+    return key, kh
+
+
 def _ssh(which: str, command: str, timeout: float = 60, st: dict | None = None):
     st = st or load_state()
     if not st:
         raise LabError("the lab is not up")
-    images = Path(st["images"])
-    return remote.ssh(st["ports"][which], images / "id_ed25519", run_dir() / "known_hosts",
-                      command, timeout=timeout)
+    key, kh = _creds(which, st)
+    return remote.ssh(st["ports"][which], key, kh, command, timeout=timeout)
 
 
 def _answers(st: dict, which: str, command: str = "true") -> bool:
@@ -191,13 +206,12 @@ def up(hide: bool, from_name: str | None, cold: bool,
                       f"{meta['hide_at_boot']}; using that")
         hide = meta["hide_at_boot"]
     else:
-        for disk in ("dom0", "drvdom"):  # a cold boot starts from the freshly installed disks
-            qemu.qemu_img("snapshot", "-a", "base", str(ov / f"{disk}.qcow2"))
+        # a cold boot starts from the freshly installed disk
+        qemu.qemu_img("snapshot", "-a", "base", str(ov / "dom0.qcow2"))
 
     ports = dict(zip(("dom0", "drvdom"), qemu.free_ports(2)))
     hk = manifest["host_keys"]
-    remote.write_known_hosts(c["kh"], [(ports["dom0"], hk["dom0"]),
-                                       (ports["drvdom"], hk["drvdom"])])
+    remote.write_known_hosts(c["kh"], [(ports["dom0"], hk["dom0"])])
     serial = rund / "serial.log"
     if serial.exists():
         serial.replace(rund / "serial.prev.log")
@@ -241,9 +255,7 @@ def up(hide: bool, from_name: str | None, cold: bool,
             save_snapshot(auto, st, clock)
     save_state(st)
     inv = rund / "inventory.yaml"
-    inv.write_text(inventory.render(lab_name(), ports, c["key"], c["kh"],
-                                    manifest["dom0_kernel"], manifest["dom0_initrd"],
-                                    boot, hide, flavour))
+    inv.write_text(inventory.render(lab_name(), ports, c["key"], c["kh"], boot, hide, flavour))
     clock.log(f"inventory: {inv}")
     found = serial_faults()
     for f in found:
@@ -255,9 +267,9 @@ def up(hide: bool, from_name: str | None, cold: bool,
 
 
 def post_restore(st: dict, meta: dict, clock: Clock) -> int:
-    """Fix-ups after -loadvm: clocks resume at the snapshot's time; QEMU's user-net DHCP
-    server has forgotten its leases (re-teach it the driver domain's address before any
-    guest asks)."""
+    """Fix-ups after -loadvm: clocks resume at the snapshot's time. (QEMU's DHCP server
+    also forgets its leases; the driver domain keeps its address, and the suite's guests use
+    no DHCP, so nobody else can be handed it.)"""
     r = _ssh("dom0", f"date -u -s @{int(time.time())} >/dev/null", st=st)
     clock.log(f"Dom0 clock set to the host's (rc {r.returncode})")
     if not meta.get("drvdom_running"):
@@ -271,29 +283,9 @@ def post_restore(st: dict, meta: dict, clock: Clock) -> int:
         print(f"xenlab: {e}", file=sys.stderr)
         return 1
     clock.log(f"driver domain answers over SSH ({time.monotonic() - t0:.1f}s later)")
-    _ssh("drvdom", f"date -u -s @{int(time.time())} >/dev/null", st=st)
-    r = _ssh("drvdom", RELEARN_SCRIPT, timeout=60, st=st)
-    clock.log(f"driver domain clock set; DHCP lease re-registered with QEMU: "
-              f"{(r.stdout or '').strip()} {(r.stderr or '').strip()[-300:]}")
+    r = _ssh("drvdom", f"date -u -s @{int(time.time())} >/dev/null", st=st)
+    clock.log(f"driver domain clock set to the host's (rc {r.returncode})")
     return 0
-
-
-# one DHCP exchange asking for the address the driver domain already holds, on whichever
-# interface holds it (eth0 or xenbr0); -sf /bin/true: nothing is reconfigured
-RELEARN_SCRIPT = r'''
-set -e
-dev=$(ip -4 -o addr show scope global | awk '{print $2; exit}')
-addr=$(ip -4 -o addr show dev "$dev" scope global | awk '{split($4, a, "/"); print a[1]; exit}')
-echo "send dhcp-requested-address $addr;" > /run/xenlab-relearn.conf
-rm -f /run/xenlab-relearn.leases
-timeout 40 dhclient -1 -sf /bin/true -cf /run/xenlab-relearn.conf \
-    -lf /run/xenlab-relearn.leases -pf /run/xenlab-relearn.pid "$dev" 2>/dev/null
-dhclient -x -sf /bin/true -cf /run/xenlab-relearn.conf -lf /run/xenlab-relearn.leases \
-    -pf /run/xenlab-relearn.pid "$dev" 2>/dev/null || true
-got=$(sed -n 's/^ *fixed-address \(.*\);/\1/p' /run/xenlab-relearn.leases | tail -1)
-echo "$dev holds $addr; QEMU's DHCP server leased $got"
-[ "$got" = "$addr" ]
-'''
 
 
 # ---------------------------------------------------------------- snapshots
@@ -390,10 +382,9 @@ def ssh_cmd(which: str, argv: list[str], timeout: float) -> int:
     st = load_state()
     if not st or not qemu.read_pid(run_dir()):
         raise LabError("the lab is not up")
-    images = Path(st["images"])
-    r = remote.ssh(st["ports"][which], images / "id_ed25519", run_dir() / "known_hosts",
-                   " ".join(argv) or "true", timeout=timeout, capture=False,
-                   inherit_stdin=True)
+    key, kh = _creds(which, st)
+    r = remote.ssh(st["ports"][which], key, kh, " ".join(argv) or "true", timeout=timeout,
+                   capture=False, inherit_stdin=True)
     return r.returncode
 
 

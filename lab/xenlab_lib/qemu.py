@@ -40,7 +40,7 @@ def machine_args(images: Path, hide: bool) -> list[str]:
         "-smp", "2", "-m", str(MEM_MB),
         "-device", "intel-iommu,intremap=on,caching-mode=on",
         "-kernel", str(images / "xen"), "-append", XEN_CMDLINE,
-        "-initrd", f"{kernel_mod},{images / 'initrd.img'}",
+        "-initrd", f"{kernel_mod},{images / ('initrd-hide.img' if hide else 'initrd.img')}",
     ]
 
 
@@ -51,10 +51,8 @@ def machine_sig(images: Path, hide: bool) -> str:
 def command(images: Path, overlays: Path, rund: Path, ports: dict, hide: bool,
             loadvm: str | None) -> list[str]:
     args = ["qemu-system-x86_64", "-name", f"xenlab-{rund.name}"] + machine_args(images, hide)
-    for i, (disk, addr) in enumerate((("dom0", "06.0"), ("drvdom", "07.0"))):
-        args += ["-drive", f"file={overlays / (disk + '.qcow2')},if=none,id=d{i},format=qcow2,"
-                           "cache=unsafe",
-                 "-device", f"virtio-blk-pci,drive=d{i},addr={addr}"]
+    args += ["-drive", f"file={overlays / 'dom0.qcow2'},if=none,id=d0,format=qcow2,cache=unsafe",
+             "-device", "virtio-blk-pci,drive=d0,addr=06.0"]
     args += [
         "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{ports['dom0']}-:22",
         "-device", f"virtio-net-pci,netdev=n0,addr=03.0,mac={DOM0_MAC}",

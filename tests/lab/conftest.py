@@ -203,6 +203,9 @@ def dom0_state(lab: Lab) -> dict[str, object]:
             "etc_xen": sorted(r.out("ls", "-1", "/etc/xen").split()),
             "pciback_slots": r.run("cat", "/sys/bus/pci/drivers/pciback/slots").stdout.strip(),
             "interfaces": sorted(r.out("ls", "-1", "/sys/class/net").split()),
+            # nothing the suite built is left on Dom0's disk, no module it loaded stays
+            "var_lib": sorted(r.out("ls", "-1", "/var/lib").split()),
+            "pciback_loaded": r.run("test", "-d", "/sys/module/xen_pciback").ok,
         }
     finally:
         r.close()

@@ -67,3 +67,41 @@ def test_the_nic_is_in_dom0_on_its_native_driver(lab):
         r.close()
     assert lspci.startswith(bdf) and "[8086:100e]" in lspci, lspci
     assert driver.strip().endswith("/e1000"), driver
+
+
+def test_init_lists_the_nics_and_writes_a_minimal_inventory(lab, tmp_path):
+    """`python -m xenaccept init` against the plain lab: host key verified, the e1000
+    offered, Dom0's own virtio NIC (its route) marked and never offered; the inventory it
+    writes is the minimal one and loads."""
+    import sys
+
+    from xenaccept import inventory
+
+    from .conftest import ROOT
+    d = lab.target.dom0
+    out = tmp_path / "inventory.yaml"
+    p = subprocess.run([sys.executable, "-m", "xenaccept", "init", d.host, "--port",
+                        str(d.port), "--key-file", d.key_file, "--known-hosts", d.known_hosts,
+                        "--ssh-config", "", "--driver-domain-ssh", "127.0.0.1:2299",
+                        "--output", str(out)], cwd=ROOT, text=True, capture_output=True,
+                       timeout=120)
+    print(p.stdout, p.stderr)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    nic = next(x for x in lines if "0000:00:05.0" in x)
+    mgmt = next(x for x in lines if "0000:00:03.0" in x)
+    assert "e1000" in nic and "8086:100e" in nic
+    assert "never offered" in mgmt, mgmt  # carries Dom0's own traffic
+    assert "never offered" not in nic, nic
+    assert "IOMMU: in use" in p.stdout
+    [t] = inventory.load(out)
+    assert t.device.bdf == "0000:00:05.0" and t.device.native_driver is None
+    assert (t.dom0.host, t.dom0.port) == (d.host, d.port)
+    assert t.driver_domain.built and t.guests.built
+    refused = subprocess.run([sys.executable, "-m", "xenaccept", "init", d.host, "--port",
+                              str(d.port), "--key-file", d.key_file, "--known-hosts",
+                              d.known_hosts, "--ssh-config", "", "--device", "0000:00:03.0",
+                              "--output", str(tmp_path / "no.yaml")], cwd=ROOT, text=True,
+                             capture_output=True, timeout=120)
+    assert refused.returncode != 0 and not (tmp_path / "no.yaml").exists()
+    print(refused.stderr)

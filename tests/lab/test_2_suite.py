@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from xenaccept.ssh import SSHRunner
 
@@ -70,6 +71,89 @@ def many_targets_in_parallel(lab, tmp_path) -> None:
     assert min(a1, b1) > max(a0, b0), f"the two targets did not overlap: {record['spans']}"
 
 
+# Dom0's secrets, by content: none may be in the driver domain the suite built
+DOM0_SECRETS = r"""
+for f in /etc/ssh/ssh_host_*_key /etc/shadow /etc/gshadow /etc/ssh/*.pem; do
+    [ -f "$f" ] && sha256sum "$f"
+done
+find /root /home /etc/ssl/private /etc/xen -xdev -type f ! -path '/etc/xen/scripts/*'     -size +0 -exec sha256sum {} + 2>/dev/null
+true
+"""
+
+
+def no_dom0_secret_in_the_driver_domain(lab) -> None:
+    """The driver domain faces the network: it was built from an allow-list, so none of
+    Dom0's private keys, password hashes, /root, /home, TLS or Xen configuration is in it.
+    Checked by content (every file's hash) and by what must not exist there."""
+    from xenaccept import state
+    t = lab.target
+    dom0 = lab.dom0()
+    dd = SSHRunner(t.driver_domain.name, state.driver_domain_spec(t), read_only=True)
+    try:
+        secrets = dict(reversed(line.split(None, 1)) for line in
+                       dom0.out("sh", "-c", DOM0_SECRETS).splitlines() if line.strip())
+        assert any("ssh_host" in f for f in secrets) and "/etc/shadow\n" in \
+            "".join(f + "\n" for f in secrets), secrets  # the check sees Dom0's secrets
+        hashes = dd.out("sh", "-c", "find / -xdev -type f -size +0 -exec sha256sum {} +",
+                        timeout=300)
+        inside = {h: f for h, f in (line.split(None, 1) for line in hashes.splitlines())}
+        leaked = {secrets[h]: inside[h] for h in set(secrets) & set(inside)}
+        assert not leaked, f"Dom0's secrets in the driver domain: {leaked}"
+        root_files = dd.out("find", "/root", "/home", "-xdev", "-type", "f").split()
+        assert root_files == ["/root/.ssh/authorized_keys"], root_files
+        shadow = dd.out("cat", "/etc/shadow").splitlines()
+        assert shadow and all(line.split(":")[1] in ("*", "!", "!*") for line in shadow), \
+            "a password hash in the driver domain's /etc/shadow"
+        assert dd.out("ls", "-A", "/etc/xen").split() == ["scripts"]
+        keys = dd.out("sh", "-c", "grep -rls 'PRIVATE KEY' /etc /root /var /home /usr/local "
+                      "/opt /srv 2>/dev/null; true").split()
+        assert keys == ["/etc/ssh/ssh_host_ed25519_key"], keys  # its own, made for it
+        authorized = dd.out("cat", "/root/.ssh/authorized_keys").split("\n")
+        run_key = state.keys_for(t.name).key_file.with_suffix(".pub").read_text().strip()
+        assert [k for k in authorized if k] == [run_key]
+    finally:
+        dd.close()
+        dom0.close()
+
+
+def check_through_a_bastion(lab, tmp_path) -> None:
+    """Dom0 reached as operators reach hosts: an ssh_config alias behind a ProxyJump
+    bastion (a real OpenSSH server on loopback), host keys verified on both hops. Check
+    mode passes that way, through the bastion; a changed bastion key is refused."""
+    from tests import sshd
+    t, d = lab.target, lab.target.dom0
+    with sshd.Sshd(tmp_path / "bastion", name="bastion") as bastion:
+        kh = tmp_path / "known_hosts"
+        kh.write_text(Path(d.known_hosts).read_text())
+        bastion.write_known_hosts(kh)
+        cfg = tmp_path / "ssh_config"
+        cfg.write_text(
+            f"Host bastion\n  HostName 127.0.0.1\n  Port {bastion.port}\n"
+            f"  User {bastion.user}\n  IdentityFile {bastion.client_key}\n"
+            f"  UserKnownHostsFile {kh}\n\n"
+            f"Host xenlab-dom0\n  HostName 127.0.0.1\n  Port {d.port}\n  User root\n"
+            f"  IdentityFile {d.key_file}\n  UserKnownHostsFile {kh}\n  ProxyJump bastion\n")
+        dd = t.driver_domain.ssh
+        inv = tmp_path / "inventory.yaml"
+        inv.write_text(yaml.safe_dump({"targets": [{
+            "name": t.name, "dom0": {"host": "xenlab-dom0", "ssh_config": str(cfg)},
+            "device": t.device.bdf,
+            "driver_domain": {"ssh": {"host": dd.host, "port": dd.port}}}]}))
+        forwards = f"target 127.0.0.1 port {d.port}"
+        run = run_suite(f"--inventory={inv}", name="check-proxyjump", inventory=inv)
+        all_passed(run, isolation="skipped")
+        assert bastion.log_text().count(forwards) == 1, "Dom0 was not reached through the bastion"
+        # the bastion's key changed: refused before anything reaches Dom0
+        forged = sshd.keygen(tmp_path / "forged", "forged")
+        kh.write_text(Path(d.known_hosts).read_text() + bastion.known_hosts_line(
+            key_line=" ".join(Path(f"{forged}.pub").read_text().split()[:2])))
+        refused = run_suite(f"--inventory={inv}", name="check-proxyjump-changed", inventory=inv)
+        assert set(refused.outcomes.values()) == {"error"}, refused.outcomes
+        assert "bastion" in refused.output and "host key CHANGED" in refused.output
+        assert bastion.log_text().count(forwards) == 1
+        assert refused.transcript.strip() == ""
+
+
 def test_a_kept_setup_passes_check_mode_changing_nothing_and_is_snapshotted(lab, labs,
                                                                              tmp_path):
     before = dom0_state(lab)
@@ -84,6 +168,8 @@ def test_a_kept_setup_passes_check_mode_changing_nothing_and_is_snapshotted(lab,
         conns = json.loads(RUNS["check"].read_text())["connections"]
         assert conns == {lab.target.name: {"dom0": 1, "driver_domain": 1}}, conns
         assert check.transcript.count("] $ ") > 20, "fewer commands than expected"
+        no_dom0_secret_in_the_driver_domain(lab)
+        check_through_a_bastion(lab, tmp_path / "bastion")
         many_targets_in_parallel(lab, tmp_path)
         assert dom0_state(lab) != before  # the kept setup is really up
         labs.save("provisioned")          # for the snapshot and fault-injection tests

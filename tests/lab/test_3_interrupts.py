@@ -30,7 +30,7 @@ def test_a_failed_step_half_way_restores_dom0(lab, tmp_path):
     """The guests' kernel does not exist: `xl create` of a guest fails after the device was
     hidden, the driver domain started, its bridge made."""
     before = dom0_state(lab)
-    inv = variant(tmp_path, lambda t: t["guests"].update(kernel="/boot/vmlinuz-missing"))
+    inv = variant(tmp_path, lambda t: t.update(guests={"kernel": "/boot/vmlinuz-missing"}))
     run = run_suite(f"--inventory={inv}", "--provision", name="interrupt-failed-step")
     after = dom0_state(lab)
     assert run.returncode != 0
@@ -47,6 +47,8 @@ def test_a_timeout_restores_dom0(lab, tmp_path):
     after = dom0_state(lab)
     assert run.returncode != 0
     assert "timed out after 5 s waiting for drvdom" in run.output
+    # what Dom0 sees of the silent domain: its state and the tail of its console
+    assert "Dom0 sees drvdom: id " in run.output and "the tail of its console" in run.output
     assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
 
 
@@ -73,7 +75,7 @@ def test_sigint_while_the_driver_domain_boots_restores_dom0(lab):
 
 
 INJECTIONS = {
-    ("device", "bdf"): "00:05.0; touch /tmp/pwned",
+    ("device",): "00:05.0; touch /tmp/pwned",
     ("driver_domain", "name"): "$(touch /tmp/pwned)",
     ("bridge",): "xenbr0`touch /tmp/pwned`",
     ("driver_domain", "extra"): "root=/dev/xvda\"; touch /tmp/pwned; \"",
@@ -88,7 +90,7 @@ def test_an_injection_in_the_inventory_is_refused_before_anything_runs(lab, tmp_
     def inject(t):
         node = t
         for key in path[:-1]:
-            node = node[key]
+            node = node.setdefault(key, {})
         node[path[-1]] = value
 
     inv = variant(tmp_path, inject)
@@ -104,9 +106,12 @@ def test_an_injection_in_the_inventory_is_refused_before_anything_runs(lab, tmp_
 
 
 def test_no_private_key_in_the_reports(lab):
-    """After the runs above: the SSH private key is in no report file."""
-    key = Path(lab.target.dom0.key_file).read_text().splitlines()
-    body = [line for line in key if line and not line.startswith("-----")]
+    """After the runs above: neither Dom0's SSH private key nor the key the suite made for
+    the driver domain is in any report file."""
+    from xenaccept import state
+    keys = [Path(lab.target.dom0.key_file), state.keys_for(lab.target.name).key_file]
+    body = [line for k in keys if k.exists() for line in k.read_text().splitlines()
+            if line and not line.startswith("-----")]
     assert body
     for f in (ROOT / "reports").rglob("*"):
         if f.is_file():

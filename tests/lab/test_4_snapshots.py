@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from xenaccept import state as keystore
 from xenaccept.ssh import SSHRunner
 
 from .conftest import dom0_state, dump, run_suite
@@ -16,7 +17,7 @@ def setup_state(lab) -> dict:
     """Dom0's state plus the driver domain's bridge, read directly."""
     state = dom0_state(lab)
     t = lab.target
-    dd = SSHRunner(t.driver_domain.name, t.driver_domain.ssh, read_only=True)
+    dd = SSHRunner(t.driver_domain.name, keystore.driver_domain_spec(t), read_only=True)
     try:
         state["bridge_ports"] = sorted(dd.out("ls", "-1", f"/sys/class/net/{t.bridge}/brif")
                                        .split())

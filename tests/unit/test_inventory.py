@@ -1,4 +1,5 @@
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -12,37 +13,86 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"
 
 @pytest.fixture
 def data(tmp_path):
+    """The example inventory, its second (fully spelled out) target's files made real."""
     (tmp_path / "key").write_text("k")
     (tmp_path / "known_hosts").write_text("")
+    (tmp_path / "ssh_config").write_text("")
     d = yaml.safe_load(EXAMPLE.read_text())
-    t = d["targets"][0]
-    for ssh in (t["dom0"], t["driver_domain"]["ssh"]):
-        ssh["key_file"], ssh["known_hosts"] = "key", "known_hosts"
+    dom0 = d["targets"][1]["dom0"]
+    dom0["key_file"], dom0["known_hosts"], dom0["ssh_config"] = \
+        "key", "known_hosts", "ssh_config"
     return d
 
 
-def test_example_loads(data, tmp_path):
-    [t] = inventory.parse(data, base=tmp_path)
-    assert t.device.bdf == "0000:03:00.0"
+def full(d):
+    return d["targets"][1]
+
+
+def test_the_minimal_target_is_dom0_and_the_device(tmp_path):
+    [t] = inventory.parse({"targets": [{"dom0": "xen1", "device": "03:00.0",
+                                        "driver_domain": {"ssh": "192.0.2.10:2222"}}]},
+                          base=tmp_path)
+    assert t.name == "xen1"
+    assert (t.dom0.host, t.dom0.port, t.dom0.key_file, t.dom0.known_hosts) == \
+        ("xen1", None, None, None)  # from the user's ssh_config and known_hosts
+    assert t.device.bdf == "0000:03:00.0" and t.device.native_driver is None
+    dd = t.driver_domain
+    assert dd.built and dd.disk is None and dd.kernel is None and dd.address is None
+    assert (dd.ssh.host, dd.ssh.port, dd.ssh.jump) == ("192.0.2.10", 2222, None)
+    assert t.guests.built and t.guests.names == ("xa-guest1", "xa-guest2")
+    assert t.bridge == "xenbr0" and t.config_path("drvdom") == "/etc/xen/drvdom.cfg"
+
+
+def test_the_example_loads(data, tmp_path):
+    minimal, t = inventory.parse(data, base=tmp_path)
+    assert minimal.device.bdf == "0000:03:00.0"
     assert t.dom0.key_file == str(tmp_path / "key")
-    assert t.guests.names == ("xa-guest1", "xa-guest2")
+    assert t.device.native_driver == "e1000e"
     assert t.guests.mac(0) == "00:16:3e:5a:00:01"
-    assert t.guests.kernel == t.driver_domain.kernel  # guests default to Dom0's kernel
-    assert t.config_path("drvdom") == "/etc/xen/drvdom.cfg"
+    dd = t.driver_domain
+    # a static address and ssh via Dom0: Dom0 is the jump host to the domain's address
+    assert (dd.address, dd.gateway) == ("192.0.2.11/24", "192.0.2.1")
+    assert dd.ssh.host == "192.0.2.11" and dd.ssh.jump == t.dom0 and dd.ssh.ssh_config == ""
+    assert len(dd.authorized_keys) == 1
+
+
+def test_no_ssh_and_no_address_says_how_to_reach_the_driver_domain(tmp_path):
+    with pytest.raises(InventoryError, match=r"driver_domain\.ssh: missing.*static address"):
+        inventory.parse({"targets": [{"dom0": "xen1", "device": "03:00.0"}]}, base=tmp_path)
+
+
+@pytest.mark.parametrize("path,key,near", [
+    ((), "brigde", "bridge"),
+    (("driver_domain",), "adress", "address"),
+    (("guests",), "cout", "count"),
+    (("dom0",), "knwon_hosts", "known_hosts"),
+])
+def test_an_unknown_field_is_refused_with_the_nearest_name(data, tmp_path, path, key, near):
+    node = full(data)
+    for p in path:
+        node = node[p]
+    node[key] = "x"
+    where = re.escape(".".join(("targets[1]",) + path + (key,)))
+    with pytest.raises(InventoryError, match=rf"{where}.*unknown field; did you mean '{near}'"):
+        inventory.parse(data, base=tmp_path)
 
 
 @pytest.mark.parametrize("path,value,field", [
-    (("device", "bdf"), "00:05.0; reboot", r"targets\[0\]\.device\.bdf"),
-    (("driver_domain", "name"), "$(touch /tmp/pwned)", r"targets\[0\]\.driver_domain\.name"),
-    (("bridge",), "xenbr0;id", r"targets\[0\]\.bridge"),
-    (("driver_domain", "kernel"), "/boot/`id`", r"targets\[0\]\.driver_domain\.kernel"),
-    (("dom0", "port"), "22", r"targets\[0\]\.dom0\.port"),
-    (("guests", "mac_prefix"), "00:16:3e", r"targets\[0\]\.guests\.mac_prefix"),
-    (("dom0", "key_file"), "missing-key", r"targets\[0\]\.dom0\.key_file.*does not exist"),
+    (("device", "bdf"), "00:05.0; reboot", r"targets\[1\]\.device\.bdf"),
+    (("driver_domain", "name"), "$(touch /tmp/pwned)", r"targets\[1\]\.driver_domain\.name"),
+    (("bridge",), "xenbr0;id", r"targets\[1\]\.bridge"),
+    (("driver_domain", "kernel"), "/boot/`id`", r"targets\[1\]\.driver_domain\.kernel"),
+    (("driver_domain", "address"), "10.0.0.5", r"targets\[1\]\.driver_domain\.address"),
+    (("driver_domain", "authorized_keys"), ["ssh-ed25519 AAAA\nx"],
+     r"targets\[1\]\.driver_domain\.authorized_keys\[0\]"),
+    (("dom0", "port"), "22", r"targets\[1\]\.dom0\.port"),
+    (("guests", "mac_prefix"), "00:16:3e", r"targets\[1\]\.guests\.mac_prefix"),
+    (("dom0", "key_file"), "missing-key", r"targets\[1\]\.dom0\.key_file.*does not exist"),
+    (("guests", "extra"), "console=hvc0", r"targets\[1\]\.guests\.extra: only with"),
 ])
 def test_bad_values_name_the_field(data, tmp_path, path, value, field):
     d = copy.deepcopy(data)
-    node = d["targets"][0]
+    node = full(d)
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = value
@@ -51,13 +101,13 @@ def test_bad_values_name_the_field(data, tmp_path, path, value, field):
 
 
 def test_missing_field_is_named(data, tmp_path):
-    del data["targets"][0]["device"]["bdf"]
-    with pytest.raises(InventoryError, match=r"targets\[0\]\.device\.bdf: missing"):
+    del full(data)["device"]["bdf"]
+    with pytest.raises(InventoryError, match=r"targets\[1\]\.device\.bdf: missing"):
         inventory.parse(data, base=tmp_path)
 
 
 def test_guest_may_not_take_the_driver_domains_name(data, tmp_path):
-    data["targets"][0]["guests"]["names"] = ["drvdom"]
+    full(data)["guests"]["names"] = ["drvdom"]
     with pytest.raises(InventoryError, match="driver domain's name"):
         inventory.parse(data, base=tmp_path)
 
@@ -71,6 +121,6 @@ def test_not_yaml(tmp_path):
 
 def test_reports_show_a_target_by_its_name_not_its_key_paths(data, tmp_path):
     # Allure shows a scenario's parameters with repr(): the name, no paths or ports
-    [t] = inventory.parse(data, base=tmp_path)
+    t = inventory.parse(data, base=tmp_path)[1]
     assert repr(t) == f"Target({t.name!r})"
     assert str(tmp_path) not in repr(t)

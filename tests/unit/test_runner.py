@@ -54,7 +54,8 @@ def test_an_unreachable_host_costs_one_connect_timeout_not_one_per_command(tmp_p
     port = s.getsockname()[1]
     s.close()  # nothing listens there
     (tmp_path / "k").write_text("")
-    spec = SSHSpec("127.0.0.1", port, "root", str(tmp_path / "k"), str(tmp_path / "k"), 2.0)
+    spec = SSHSpec("127.0.0.1", port, "root", str(tmp_path / "k"), str(tmp_path / "k"),
+                   connect_timeout=2.0)
     r = SSHRunner("drvdom", spec, read_only=True)
     with pytest.raises(HarnessError, match="unreachable"):
         r.run("true")

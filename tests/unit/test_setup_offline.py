@@ -6,7 +6,7 @@ import pytest
 
 from xenaccept import inventory
 from xenaccept.errors import CheckFailed, ReadOnlyViolation
-from xenaccept.provision import Setup, Stage
+from xenaccept.provision import Setup, Stage, stages
 from xenaccept.runner import Runner
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -30,10 +30,8 @@ def target(tmp_path):
     import yaml
     (tmp_path / "k").write_text("")
     d = yaml.safe_load(EXAMPLE.read_text())
-    for ssh in (d["targets"][0]["dom0"], d["targets"][0]["driver_domain"]["ssh"]):
-        ssh["key_file"] = ssh["known_hosts"] = "k"
-    d["targets"][0]["device"]["bdf"] = "0000:00:05.0"
-    return inventory.parse(d, base=tmp_path)[0]
+    d["targets"][0]["device"] = {"bdf": "0000:00:05.0", "native_driver": "e1000"}
+    return inventory.parse({"targets": d["targets"][:1]}, base=tmp_path)[0]
 
 
 def info(without: set[str] = frozenset()) -> str:
@@ -68,8 +66,9 @@ def test_check_mode_never_provisions_and_reports_a_missing_driver_domain(target)
 def test_a_read_only_runner_refuses_the_hide(target):
     dom0 = Replay({"test -e /sys/bus/pci/devices/0000:00:05.0": (0, ""),
                    "readlink /sys/bus/pci/devices/0000:00:05.0/driver":
-                       (0, "../../../bus/pci/drivers/e1000\n")})
+                       (0, "../../../bus/pci/drivers/e1000\n"),
+                   "test -e /sys/bus/pci/drivers/pciback": (0, "")})
     s = Setup(target, dom0, Replay({}), provision=True)
     s.before = s.device_found_driver = None  # skip the state read: only the hide matters
     with pytest.raises(ReadOnlyViolation, match="xl pci-assignable-add 0000:00:05.0"):
-        s._hide_device()
+        stages.hide_device(s)

@@ -1,0 +1,93 @@
+"""The driver domain's image is made from an allow-list: package files (the closure of what
+it runs), /etc only below known prefixes, accounts with locked passwords. Dom0's secrets
+cannot be selected. Fed by Dom0's real package database, recorded on the lab."""
+
+import base64
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from xenaccept import drvdom_image as img
+from xenaccept import guest_payload
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def pkgs():
+    return img.parse_packages((DATA / "dom0_dpkg-query-W-closure-fields_plain.txt").read_text())
+
+
+def test_the_closure_holds_what_the_driver_domain_runs_and_leaves_the_rest(pkgs):
+    chosen = img.closure(pkgs, [*img.ROOTS, "xen-utils-4.17"])
+    for needed in ("openssh-server", "systemd", "udev", "iproute2", "xen-utils-4.17",
+                   "xen-utils-common", "libc6", "mawk", "kmod", "bash"):
+        assert needed in chosen, needed
+    # not needed by anything it runs: the kernel image, the hypervisor, apt, Dom0's ifupdown
+    for left in ("linux-image-amd64", "xen-hypervisor-4.17-amd64", "apt", "ifupdown",
+                 "isc-dhcp-client", "xen-system-amd64"):
+        assert left not in chosen, left
+    assert len(chosen) < len(pkgs)
+
+
+@pytest.mark.parametrize("path", [
+    "/etc/shadow", "/etc/gshadow", "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key",
+    "/etc/ssh/ssh_config", "/root/.ssh/id_ed25519", "/root/.bash_history", "/home/op/.ssh/id_rsa",
+    "/etc/ssl/private/server.key", "/etc/xen/xl.conf", "/etc/xen/drvdom.cfg",
+    "/etc/xen/auto/web.cfg", "/var/lib/xen/save", "/etc/network/interfaces",
+    "/etc/security/opasswd", "/etc/sudoers", "/etc/machine-id", "/usr/share/doc/bash/copyright",
+])
+def test_dom0s_secrets_and_configs_are_never_selected(path):
+    assert not img.keep(path)
+
+
+@pytest.mark.parametrize("path", [
+    "/etc/xen/scripts/vif-bridge", "/usr/lib/xen-4.17/bin/xl", "/usr/sbin/sshd",
+    "/etc/pam.d/sshd", "/etc/systemd/journald.conf", "/bin/sh",
+])
+def test_what_the_driver_domain_runs_is_selected(path):
+    assert img.keep(path)
+
+
+def test_accounts_carry_no_password_hash():
+    files = img.accounts((DATA / "dom0_etc-passwd_plain.txt").read_text(),
+                         (DATA / "dom0_etc-group_plain.txt").read_text())
+    users = [line.split(":") for line in files["etc/passwd"].splitlines()]
+    assert {"root", "sshd", "systemd-network", "nobody"} <= {u[0] for u in users}
+    assert all(u[1] == "x" for u in users)
+    shadow = [line.split(":") for line in files["etc/shadow"].splitlines()]
+    assert [s[0] for s in shadow] == [u[0] for u in users]
+    assert all(s[1] == "*" for s in shadow)
+    assert all(line.split(":")[1] == "*" for line in files["etc/gshadow"].splitlines())
+
+
+def test_a_users_entry_with_a_hash_in_passwd_loses_it():
+    files = img.accounts("root:$6$salt$hash:0:0:root:/root:/bin/bash\n"
+                         "op:x:1000:1000::/home/op:/bin/bash\n", "root:x:0:\nop:x:1000:\n")
+    assert files["etc/passwd"] == "root:x:0:0:root:/root:/bin/bash\n"  # op: not a system user
+    assert "$6$" not in "".join(files.values())
+
+
+def test_the_generated_files():
+    p = img.Personal("drvdom", "e1000", None, None, ("ssh-ed25519 AAAA k",), "0" * 32)
+    archive = tarfile.open(fileobj=io.BytesIO(base64.b64decode(img.personal_tar(p, {}))))
+    names = archive.getnames()
+    assert "root/.ssh/authorized_keys" in names and "etc/ssh/sshd_config" in names
+    net = archive.extractfile("etc/systemd/network/50-xenaccept-nic.network").read().decode()
+    assert "Driver=e1000" in net and "DHCP=ipv4" in net
+    sshd = archive.extractfile("etc/ssh/sshd_config").read().decode()
+    assert "PasswordAuthentication no" in sshd and "PermitRootLogin prohibit-password" in sshd
+    static = img.personal_files(img.Personal("d", "e1000e", "192.0.2.5/24", "192.0.2.1", (),
+                                             "0" * 32))
+    text = static["etc/systemd/network/50-xenaccept-nic.network"][1]
+    assert "Address=192.0.2.5/24" in text and "Gateway=192.0.2.1" in text and "DHCP" not in text
+
+
+def test_the_guest_link_local_address_is_the_eui64_of_its_mac():
+    assert guest_payload.guest_link_local("00:16:3e:5a:00:01") == "fe80::216:3eff:fe5a:1"
+    assert guest_payload.extra("fe80::5054:ff:fe5a:5") == \
+        "console=hvc0 xenaccept_peer=fe80::5054:ff:fe5a:5"
+    with pytest.raises(Exception, match="link-local"):
+        guest_payload.peer_of("2001:db8::1")

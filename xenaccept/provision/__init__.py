@@ -1,0 +1,9 @@
+"""Provisioning: the stages of the setup (:mod:`.stages`), each building itself and
+recording its undo in the :mod:`.journal`; the :class:`Setup` of a target runs them and
+restores the host (:mod:`.setup`)."""
+
+from .journal import HostState, Journal, Undo
+from .setup import Setup
+from .stages import MARKER, Stage
+
+__all__ = ["MARKER", "HostState", "Journal", "Setup", "Stage", "Undo"]

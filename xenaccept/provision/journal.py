@@ -1,0 +1,55 @@
+"""Undo records: every change the suite makes is pushed with how to undo it; restoring
+runs them last-first, each one even when an earlier one failed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Undo:
+    what: str
+    action: Callable[[], object]
+
+
+@dataclass
+class Journal:
+    entries: list[Undo] = field(default_factory=list)
+    log: Callable[[str], None] = print
+
+    def push(self, what: str, action: Callable[[], object]) -> None:
+        """Remember how to undo a change; a change already remembered (the same ``what``, as
+        when a restarted driver domain gets its bridge again) is not undone twice."""
+        if all(u.what != what for u in self.entries):
+            self.entries.append(Undo(what, action))
+
+    def unwind(self) -> list[str]:
+        """Undo everything, last first; returns the errors (it never stops half-way)."""
+        errors = []
+        while self.entries:
+            undo = self.entries.pop()
+            try:
+                self.log(f"restore: {undo.what}")
+                undo.action()
+            except BaseException as e:  # noqa: BLE001 - a Ctrl-C must not skip the rest
+                errors.append(f"{undo.what}: {type(e).__name__}: {e}")
+        return errors
+
+
+@dataclass(frozen=True)
+class HostState:
+    """What the suite may change on Dom0, to compare before and after a run."""
+
+    device_driver: str | None
+    domains: tuple[str, ...]
+    files: tuple[str, ...]            # the suite's configs and its work dir, where present
+    pciback_loaded: bool = False
+
+    def diff(self, other: HostState) -> list[str]:
+        out = []
+        for name in ("device_driver", "domains", "files", "pciback_loaded"):
+            a, b = getattr(self, name), getattr(other, name)
+            if a != b:
+                out.append(f"{name}: before {a!r}, after {b!r}")
+        return out

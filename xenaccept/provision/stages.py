@@ -1,0 +1,193 @@
+"""The stages of the setup, each a small unit that builds itself and pushes its own undo.
+
+A stage gets the :class:`~xenaccept.provision.setup.Setup` (hosts, target, journal, log)
+and changes the hosts only through it. Order: :class:`Stage`.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from typing import TYPE_CHECKING
+
+from .. import guest_payload, state, wait
+from ..bridge import Bridge
+from ..drvdom_image import WORK, DriverDomainImage, Personal
+from ..errors import CheckFailed, HarnessError
+from ..ssh import SSHRunner
+from ..xl import render_config
+
+if TYPE_CHECKING:
+    from .setup import Setup
+
+MARKER = "# written by xenaccept"
+PCIBACK_LOADED = f"{WORK}/loaded-xen-pciback"
+
+
+class Stage(enum.IntEnum):
+    """The setup, in the order it is built."""
+
+    DEVICE_HIDDEN = 1
+    DRIVER_DOMAIN = 2
+    BACKEND_DAEMON = 3
+    BRIDGE = 4
+    GUESTS = 5
+
+
+def until_forwarding(br: Bridge, port: str, *, timeout: float, what: str) -> None:
+    """Wait for ``port`` to forward on ``br``, one `bridge -j link` a poll. Enslaved is not
+    enough: a port forwards once its link is up (the bridge up; for a guest's vif, once
+    its netfront has connected, about 10 s after enslavement on Linux 6.12)."""
+    wait.until(lambda: br.port_states().get(port) == "forwarding", timeout=timeout,
+               what=f"{what} and forwarding", last_seen=lambda: f"ports {br.port_states()}")
+
+
+def hide_device(s: Setup) -> None:
+    """The device on pciback: ``xl pci-assignable-add`` (xen-pciback loaded first when the
+    host has not loaded it: Debian loads it only on demand)."""
+    dev = s.dom0.pci(s.bdf)
+    if not dev.exists:
+        raise CheckFailed("device", f"PCI device {s.bdf} in Dom0", "no such device")
+    if dev.driver == "pciback":
+        s.log(f"{s.bdf} already on pciback (hidden at boot or before): left as found")
+        return
+    if not s.dom0.file_exists("/sys/bus/pci/drivers/pciback"):
+        # a note in the work dir tells a later `teardown` of a kept setup to unload it
+        s.work_dir()
+        s.dom0.runner.run("sh", "-c", 'modprobe xen-pciback && touch "$1"', "sh",
+                          PCIBACK_LOADED, mutates=True, check=True)
+        s.journal.push("unload xen-pciback", lambda: s.dom0.runner.run(
+            "sh", "-c", 'modprobe -r xen-pciback && rm -f "$1"', "sh", PCIBACK_LOADED,
+            mutates=True, check=True))
+    s.dom0.xl.assignable_add(s.bdf)
+    s.journal.push(f"give {s.bdf} back to {s.device_found_driver or 'no driver'}",
+                   lambda: s.dom0.xl.assignable_remove(s.bdf, rebind=True))
+
+
+def write_config(s: Setup, domain: str, items: dict[str, str | int | list[str]]) -> str:
+    path = s.target.config_path(domain)
+    old = s.dom0.read(path)
+    if old is not None and MARKER not in old:
+        raise HarnessError(f"{path} exists in Dom0 and was not written by this suite: "
+                           "refusing to overwrite it (move it away, or run in check mode)")
+    s.dom0.runner.write_file(path, render_config(items))
+    s.journal.push(f"remove {path}",
+                   lambda: s.dom0.runner.run("rm", "-f", path, mutates=True, check=True))
+    return path
+
+
+def create(s: Setup, domain: str, path: str) -> None:
+    if s.dom0.xl.domain(domain) is not None:
+        raise HarnessError(f"a domain named {domain} already runs and this run did not start "
+                           "it: destroy it first, or check it with check mode")
+    s.journal.push(f"destroy {domain}", lambda: s.destroy(domain))
+    s.dom0.xl.create(path)
+    s.started.append(domain)
+
+
+def driver_domain_disk(s: Setup) -> str:
+    """The xl disk of the driver domain: the operator's, or an image the suite builds in
+    Dom0 from Dom0's own system, with a client key made for this run and a host key
+    generated for the domain and pinned here."""
+    dd = s.target.driver_domain
+    if dd.disk is not None:
+        return dd.disk
+    keys = state.keys_for(s.target.name)
+    client = keys.new_client_key()
+    s.log(f"{dd.name}: client key for this run {keys.key_file}")
+    s.work_dir()
+    image = DriverDomainImage(s.dom0.runner, dd.name, log=s.log)
+    s.journal.push(f"remove the driver domain's image {image.dir}", image.remove)
+    built = image.build(Personal(dd.name, s.target.device.native_driver or "",
+                                 dd.address, dd.gateway, (client, *dd.authorized_keys),
+                                 secrets.token_hex(16)),
+                        s.dom0.kernel.release)
+    s.image = built
+    assert dd.ssh is not None
+    keys.pin(dd.ssh.host, dd.ssh.port, built.host_key)
+    s.log(f"{dd.name}: host key pinned in {keys.known_hosts} ({built.host_key.split()[0]})")
+    s.use_driver_domain_keys(keys)
+    return f"format=raw,vdev=xvda,access=rw,target={built.path}"
+
+
+def driver_domain(s: Setup) -> None:
+    dd = s.target.driver_domain
+    disk = driver_domain_disk(s)
+    path = write_config(s, dd.name, {
+        "name": dd.name, "type": "pv", "kernel": dd.kernel or "", "ramdisk": dd.ramdisk or "",
+        "extra": dd.extra, "memory": dd.memory, "vcpus": dd.vcpus, "disk": [disk],
+        "pci": [s.bdf], "driver_domain": 1,
+    })
+    create(s, dd.name, path)
+    s.wait_driver_domain()
+
+
+def backend_daemon(s: Setup) -> None:
+    hp = s.drvdom.hotplug
+    if hp.devd_pids():
+        s.log("xl devd already runs in the driver domain: left as found")
+        return
+    xl = hp.xl_path()
+    if xl is None:
+        raise CheckFailed("backend daemon", "xl installed in the driver domain", "no xl")
+    unit = "xenaccept-xldevd"
+    s.drvdom.runner.run("systemd-run", "--quiet", "--collect", f"--unit={unit}", xl, "devd",
+                        "-F", mutates=True, check=True)
+    s.journal.push(f"stop xl devd ({unit}) in {s.target.driver_domain.name}",
+                   lambda: s.unless_started(lambda: s.drvdom.runner.run(
+                       "systemctl", "stop", unit, mutates=True)))
+    wait.until(hp.devd_pids, timeout=30, what="xl devd to run in the driver domain")
+
+
+def bridge(s: Setup) -> None:
+    br = s.drvdom.bridge(s.target.bridge)
+    nic = s.target.driver_domain.nic
+    if br.exists:
+        s.log(f"bridge {br.name} already exists: left as found")
+        return
+    br.create_with(nic)
+    s.journal.push(f"remove bridge {br.name} in {s.target.driver_domain.name}",
+                   lambda: s.unless_started(lambda: br.remove(nic)))
+    until_forwarding(br, nic, timeout=60, what=f"{nic} enslaved to {br.name}")
+
+
+def guest_items(s: Setup, index: int, name: str) -> dict[str, str | int | list[str]]:
+    """The xl config of guest ``index``: the suite's payload, or the operator's own
+    kernel, ramdisk and arguments."""
+    t, g = s.target, s.target.guests
+    if g.built:
+        ramdisk = s.payload or ""
+        extra = guest_payload.extra(s.bridge_link_local())
+    else:
+        ramdisk, extra = g.ramdisk or "", g.extra or ""
+    return {"name": name, "type": "pv", "kernel": g.kernel or "", "ramdisk": ramdisk,
+            "extra": extra, "memory": g.memory, "vcpus": 1,
+            "vif": [f"mac={g.mac(index)},bridge={t.bridge},backend={t.driver_domain.name}"]}
+
+
+def guests(s: Setup) -> None:
+    t = s.target
+    if t.guests.built and s.payload is None:
+        s.work_dir()
+        s.journal.push(f"remove the guests' ramdisk {guest_payload.DIR}",
+                       lambda: s.dom0.runner.run("rm", "-rf", guest_payload.DIR,
+                                                 mutates=True, check=True))
+        s.payload = guest_payload.build(s.dom0.runner, s.dom0.kernel.release, log=s.log)
+    for i, name in enumerate(t.guests.names):
+        create(s, name, write_config(s, name, guest_items(s, i, name)))
+    br = s.drvdom.bridge(t.bridge)
+    for name in t.guests.names:
+        vif = s.vif_name(name)
+        until_forwarding(br, vif or "?", timeout=180,
+                         what=f"{vif} of {name} enslaved to {br.name}")
+
+
+BUILD = {Stage.DEVICE_HIDDEN: hide_device, Stage.DRIVER_DOMAIN: driver_domain,
+         Stage.BACKEND_DAEMON: backend_daemon, Stage.BRIDGE: bridge, Stage.GUESTS: guests}
+
+
+def driver_domain_runner_spec(runner: SSHRunner, keys: state.DriverDomainKeys) -> None:
+    """Point the driver domain's runner at the run's key and the pinned host key."""
+    import dataclasses
+    runner.retarget(dataclasses.replace(runner.spec, key_file=str(keys.key_file),
+                                        known_hosts=str(keys.known_hosts)))
