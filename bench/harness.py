@@ -26,6 +26,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the library beside it
+    sys.path.insert(0, str(ROOT))
+from xenaccept import state  # noqa: E402
 INVENTORY = ROOT / "lab" / "run" / "default" / "inventory.yaml"
 REPORTS = ROOT / "reports"
 
@@ -71,12 +74,17 @@ class Relays:
 def multi_inventory(n: int, relays: Relays, tmp: Path) -> Path:
     data = yaml.safe_load(INVENTORY.read_text())
     base = data["targets"][0]
-    known = Path(base["dom0"]["known_hosts"]).read_text().splitlines()
+    # Dom0's host key from the lab's known_hosts; the driver domain's (the suite built it)
+    # from the suite's own state for the lab's target, with the run's key
+    drvdom = state.keys_for(base["name"])
+    known = Path(base["dom0"]["known_hosts"]).read_text().splitlines() + \
+        drvdom.known_hosts.read_text().splitlines()
     keys = {line.split()[0]: line.split(None, 1)[1] for line in known if line.strip()}
     lines, targets = [], []
     for i in range(n):
         t = json.loads(json.dumps(base))
         t["name"] = f"{base['name']}-via-{i + 1}"
+        t["driver_domain"]["ssh"]["key_file"] = str(drvdom.key_file)
         for ssh in (t["dom0"], t["driver_domain"]["ssh"]):
             key = keys[f"[{ssh['host']}]:{ssh['port']}"]
             ssh["port"] = relays.add(ssh["port"])

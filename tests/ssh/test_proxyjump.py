@@ -187,15 +187,6 @@ def agent(tmp_path, monkeypatch, bastion, target):
             proc.wait(timeout=5)
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    """HOME without default keys: only the agent can log in."""
-    h = tmp_path / "home"
-    (h / ".ssh").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(h))
-    return h
-
-
 def test_the_agent_logs_in_when_no_key_is_given(tmp_path, home, agent, bastion, target):
     kh = home / ".ssh" / "known_hosts"   # the default known_hosts
     bastion.write_known_hosts(kh)

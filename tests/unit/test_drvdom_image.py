@@ -91,3 +91,31 @@ def test_the_guest_link_local_address_is_the_eui64_of_its_mac():
         "console=hvc0 xenaccept_peer=fe80::5054:ff:fe5a:5"
     with pytest.raises(Exception, match="link-local"):
         guest_payload.peer_of("2001:db8::1")
+
+
+class Answers(img.Runner):
+    """Dom0 answering from the recorded package database, with ``free_kb`` free in /var/lib."""
+
+    def __init__(self, free_kb: int) -> None:
+        super().__init__("dom0", read_only=False)
+        self.free_kb = free_kb
+
+    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
+        if command.startswith("dpkg-query -W"):
+            return 0, (DATA / "dom0_dpkg-query-W-closure-fields_plain.txt").read_text(), ""
+        if command.startswith("df -Pk"):
+            return 0, ("Filesystem 1024-blocks Used Available Capacity Mounted on\n"
+                       f"/dev/vda 4000000 3000000 {self.free_kb} 80% /\n"), ""
+        if command.startswith("test -d"):
+            return 1, "", ""
+        return 0, "", ""
+
+
+def test_too_little_space_in_dom0_is_refused_before_anything_is_written():
+    dom0 = Answers(free_kb=100 * 1024)
+    image = img.DriverDomainImage(dom0, "drvdom", log=lambda m: None)
+    p = img.Personal("drvdom", "e1000", None, None, (), "0" * 32)
+    with pytest.raises(img.HarnessError, match=r"Dom0 has 100 MB free in /var/lib .*needs "
+                                               r"about \d+ MB.*driver_domain\.disk"):
+        image.build(p, "6.1.0-50-amd64")
+    assert not dom0.transcript.mutating()

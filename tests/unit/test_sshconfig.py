@@ -7,15 +7,6 @@ from xenaccept.ssh import SSHSpec
 from xenaccept.sshconfig import resolve
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    """An empty HOME with ~/.ssh: no default key, no known_hosts, no config."""
-    h = tmp_path / "home"
-    (h / ".ssh").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(h))
-    return h
-
-
 def conf(home, text: str) -> str:
     p = home / "cfg"
     p.write_text(text)
