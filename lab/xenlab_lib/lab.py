@@ -209,7 +209,7 @@ def up(hide: bool, from_name: str | None, cold: bool,
         # a cold boot starts from the freshly installed disk
         qemu.qemu_img("snapshot", "-a", "base", str(ov / "dom0.qcow2"))
 
-    ports = dict(zip(("dom0", "drvdom"), qemu.free_ports(2)))
+    ports = qemu.ports_for(load_state())
     hk = manifest["host_keys"]
     remote.write_known_hosts(c["kh"], [(ports["dom0"], hk["dom0"])])
     serial = rund / "serial.log"
@@ -274,6 +274,10 @@ def post_restore(st: dict, meta: dict, clock: Clock) -> int:
     clock.log(f"Dom0 clock set to the host's (rc {r.returncode})")
     if not meta.get("drvdom_running"):
         return 0
+    snap = st["boot"].removeprefix("snapshot:")
+    if restore_suite_keys(Path(st["overlays"]), snap, st):
+        clock.log(f"the suite's keys for the snapshot's driver domain are back in "
+                  f"{suite_state_dir(st)}")
     t0 = time.monotonic()
     try:
         wait_until("the driver domain's SSH",
@@ -309,8 +313,38 @@ def save_snapshot(name: str, st: dict | None = None, clock: Clock | None = None)
                   "drvdom_running": "drvdom" in domains,
                   "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     (ov / "snapshots.json").write_text(json.dumps(meta, indent=2) + "\n")
+    keep_suite_keys(ov, name, st)
     clock.log(f"snapshot {name!r} saved in {time.monotonic() - t0:.1f}s")
     return 0
+
+
+SUITE_KEY_FILES = ("drvdom_ed25519", "drvdom_ed25519.pub", "drvdom_known_hosts")
+
+
+def keep_suite_keys(ov: Path, name: str, st: dict) -> None:
+    """A snapshot holds the driver domain the suite built, so it keeps the keys the suite
+    made for it (the client key, the pinned host key): later runs make new ones."""
+    src, dst = suite_state_dir(st), ov / f"suite-keys-{name}"
+    shutil.rmtree(dst, ignore_errors=True)
+    if all((src / f).is_file() for f in SUITE_KEY_FILES):
+        dst.mkdir(mode=0o700)
+        for f in SUITE_KEY_FILES:
+            shutil.copy2(src / f, dst / f)
+
+
+def restore_suite_keys(ov: Path, name: str, st: dict) -> bool:
+    """Put back the keys of the driver domain a snapshot holds; the pin names the
+    driver domain's port of this boot."""
+    src, dst = ov / f"suite-keys-{name}", suite_state_dir(st)
+    if not src.is_dir():
+        return False
+    dst.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for f in SUITE_KEY_FILES:
+        shutil.copy2(src / f, dst / f)
+    kind, key = (dst / "drvdom_known_hosts").read_text().split()[1:3]
+    (dst / "drvdom_known_hosts").write_text(
+        f"[127.0.0.1]:{st['ports']['drvdom']} {kind} {key}\n")
+    return True
 
 
 def _shown_flavour(asked: str | None) -> str:

@@ -67,6 +67,26 @@ def command(images: Path, overlays: Path, rund: Path, ports: dict, hide: bool,
     return args
 
 
+def ports_for(previous: dict | None) -> dict[str, int]:
+    """The instance's ports: the ones it had before when they are still free (a host key
+    the suite pinned for the driver domain names its address, port included), else new
+    free ones."""
+    old = (previous or {}).get("ports") or {}
+    if set(old) == {"dom0", "drvdom"} and all(_free(p) for p in old.values()):
+        return {k: int(v) for k, v in old.items()}
+    return dict(zip(("dom0", "drvdom"), free_ports(2)))
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as QEMU's hostfwd binds
+        try:
+            s.bind(("127.0.0.1", int(port)))
+        except OSError:
+            return False
+    return True
+
+
 def free_ports(n: int) -> list[int]:
     socks = []
     try:

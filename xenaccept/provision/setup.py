@@ -43,6 +43,7 @@ class Setup:
         self.payload: str | None = None      # the guests' ramdisk this run built
         self._bridge_ll: str | None = None
         self._work_checked = False
+        self._console: tuple[int, str] = (-1, "")  # (domid, console tail) read last
 
     def __repr__(self) -> str:  # shown as a step parameter in the reports
         return f"Setup({self.target.name!r}, {'provision' if self.provision else 'check'})"
@@ -153,16 +154,19 @@ class Setup:
         self.log(f"{dd.name} answers over SSH {took:.0f} s after xl create")
 
     def driver_domain_seen_from_dom0(self) -> str:
+        """The driver domain's state and the tail of its console, as Dom0 sees them (read
+        once per domain: each failing step of a run would ask again)."""
         name = self.target.driver_domain.name
         try:
             dom = self.dom0.xl.domain(name)
             if dom is None:
                 return f"Dom0: no domain {name} (xl list)"
-            console = self.dom0.xl.console_tail(name, lines=25)
+            if self._console[0] != dom.domid:
+                self._console = (dom.domid, self.dom0.xl.console_tail(name, lines=25))
         except HarnessError as e:
             return f"(Dom0 could not be asked: {e})"
         return (f"Dom0 sees {name}: id {dom.domid}, state {dom.state or '?'}; "
-                f"the tail of its console:\n{console.rstrip() or '(empty)'}")
+                f"the tail of its console:\n{self._console[1].rstrip() or '(empty)'}")
 
     def bridge_link_local(self) -> str:
         """The bridge's IPv6 link-local address in the driver domain: what guests ping."""
