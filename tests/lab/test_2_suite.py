@@ -10,7 +10,7 @@ import yaml
 
 from xenaccept.ssh import SSHRunner
 
-from .conftest import INVENTORY, ROOT, RUNS, dom0_state, dump, run_suite
+from .conftest import INVENTORY, ROOT, RUNS, dom0_state, dump, run_suite, xenlab
 
 pytestmark = pytest.mark.lab
 
@@ -168,6 +168,10 @@ def test_a_kept_setup_passes_check_mode_changing_nothing_and_is_snapshotted(lab,
                    isolation="deselected")
         check_through_a_bastion(lab, tmp_path / "bastion")
         no_dom0_secret_in_the_driver_domain(lab)
+        # the kept driver domain stays open to its operator: the lab's own ssh reaches it
+        # with the run's key and the pinned host key
+        p = xenlab("ssh", "drvdom", "--", "hostname", timeout=120)
+        assert p.returncode == 0 and p.stdout.strip() == lab.target.driver_domain.name, p
         many_targets_in_parallel(lab, tmp_path)
         assert dom0_state(lab) != before  # the kept setup is really up
         labs.save("provisioned")          # for the snapshot and fault-injection tests

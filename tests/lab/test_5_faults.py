@@ -1,6 +1,7 @@
 """Fault injection: break one thing on the real lab, run check mode, and see exactly the
-scenarios of that checkpoint fail, with a message naming the fault. Each fault starts from
-the `provisioned` snapshot, so no fault leaks into the next."""
+scenarios of that checkpoint fail, with a message naming the fault. Each run starts from
+the `provisioned` snapshot, so no fault leaks into the next; faults whose checkpoints do
+not overlap are made together and share a run."""
 
 from __future__ import annotations
 
@@ -98,33 +99,59 @@ def matrix():
     for fault, why in NOT_INJECTED.items():
         lines.append(f"| {fault} | not injected: {why} |")
     text = ("Detection matrix: F = failed as expected, . = passed as expected, "
-            "! = unexpected\n\n" + "\n".join(lines) + "\n")
+            "/ = failed by another fault of the same run (their checkpoints do not overlap, "
+            "so they share one restore and one check run), ! = unexpected\n\n"
+            + "\n".join(lines) + "\n")
     (ROOT / "reports" / "detection-matrix.md").write_text(text)
     print("\n" + text)
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_a_fault_fails_exactly_its_checkpoints(labs, fault: Fault):
+def groups(faults: list[Fault]) -> list[list[Fault]]:
+    """Faults whose checkpoints do not overlap share one restore and one check run: each
+    scenario that fails then belongs to exactly one fault. First fit, in order."""
+    out: list[list[Fault]] = []
+    for f in faults:
+        for g in out:
+            if all(not (f.fails & other.fails) for other in g):
+                g.append(f)
+                break
+        else:
+            out.append([f])
+    return out
+
+
+GROUPS = groups(FAULTS)
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=[" + ".join(f.name for f in g) for g in GROUPS])
+def test_faults_fail_exactly_their_checkpoints(labs, group: list[Fault]):
     lab = labs.boot("snapshot:provisioned")
     dom0 = _runner(lab, "dom0")
     try:
         domid = dom0.out("xl", "domid", lab.target.guests.names[0]).strip()
         vif = f"vif{domid}.0"
-        for which, argv in fault.inject:
-            runner = dom0 if which == "dom0" else _runner(lab, which)
-            argv = tuple(a.replace(VIF, vif) for a in argv)
-            runner.run(*argv, mutates=True, check=True, timeout=120)
-            if runner is not dom0:
-                runner.close()
+        for fault in group:
+            for which, argv in fault.inject:
+                runner = dom0 if which == "dom0" else _runner(lab, which)
+                argv = tuple(a.replace(VIF, vif) for a in argv)
+                runner.run(*argv, mutates=True, check=True, timeout=120)
+                if runner is not dom0:
+                    runner.close()
     finally:
         dom0.close()
     run = run_suite(name="fault")
     target = lab.target.name
     outcome = {k: run.outcomes.get(f"{v}[{target}]", "missing") for k, v in SCENARIOS.items()}
     failed = {k for k, o in outcome.items() if o in ("failed", "error")}
-    MATRIX[fault.name] = {k: ("F" if k in failed else ".") if (k in failed) == (k in fault.fails)
-                          else "!" for k in SCENARIOS}
-    assert failed == set(fault.fails), {k: outcome[k] for k in SCENARIOS}
-    for label, text in fault.says.items():
-        message = run.messages.get(f"{SCENARIOS[label]}[{target}]", "")
-        assert text.replace(VIF, vif) in message, (label, message)
+    expected = set().union(*(f.fails for f in group))
+    for fault in group:
+        others = expected - fault.fails  # failed by another fault of the same run
+        MATRIX[fault.name] = {
+            k: "/" if k in others else
+            ("F" if k in failed else ".") if (k in failed) == (k in fault.fails) else "!"
+            for k in SCENARIOS}
+    assert failed == expected, {k: outcome[k] for k in SCENARIOS}
+    for fault in group:
+        for label, text in fault.says.items():
+            message = run.messages.get(f"{SCENARIOS[label]}[{target}]", "")
+            assert text.replace(VIF, vif) in message, (fault.name, label, message)

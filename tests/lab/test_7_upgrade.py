@@ -7,7 +7,7 @@ import json
 import pytest
 
 from .conftest import RUNS, ROOT, dom0_state, dump, run_suite
-from .test_2_suite import all_passed
+from .test_2_suite import NO_ISOLATION, all_passed
 
 pytestmark = pytest.mark.lab
 
@@ -31,9 +31,12 @@ def test_a_kernel_upgrade_is_compared_with_the_run_before_it(labs):
         (old["dom0_kernel"], kernel)
 
     before = dom0_state(lab)
-    run = run_suite("--provision", f"--baseline={RUNS['provision']}", name="upgrade")
+    # the isolation scenario (a driver-domain restart, 75 s) is left out here: the
+    # comparison lists it as gone, not as a regression
+    run = run_suite("--provision", *NO_ISOLATION, f"--baseline={RUNS['provision']}",
+                    name="upgrade")
     after = dom0_state(lab)
-    all_passed(run)  # exit 0: nothing regressed
+    all_passed(run, isolation="deselected")  # exit 0: nothing regressed
     assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
 
     comparison = (ROOT / "reports" / "comparison.md").read_text()

@@ -72,3 +72,31 @@ def test_a_read_only_runner_refuses_the_hide(target):
     s.before = s.device_found_driver = None  # skip the state read: only the hide matters
     with pytest.raises(ReadOnlyViolation, match="xl pci-assignable-add 0000:00:05.0"):
         stages.hide_device(s)
+
+
+def test_what_the_inventory_leaves_out_is_read_from_dom0(tmp_path):
+    """A minimal target on a host hidden at boot: the native driver comes from lspci's
+    module for the device (pciback holds it), Dom0's kernel and initrd from /boot."""
+    from xenaccept import hostdefaults
+    from xenaccept.host import Host
+    [t] = inventory.parse({"targets": [{"dom0": "xen1", "device": "00:05.0",
+                                        "driver_domain": {"ssh": "192.0.2.10"}}]},
+                          base=tmp_path)
+    bdf = "0000:00:05.0"
+    dom0 = Replay({
+        f"test -e /sys/bus/pci/devices/{bdf}": (0, ""),
+        f"readlink /sys/bus/pci/devices/{bdf}/driver":
+            (0, (DATA / "dom0_ls-l-05.0-driver_hidden.txt").read_text().split()[-1] + "\n"),
+        f"lspci -D -nnk -s {bdf}":
+            (0, "0000:" + (DATA / "dom0_lspci-nnk-s-00-05.0_hidden.txt").read_text()),
+        "uname -r": (0, (DATA / "dom0_uname-r_hidden.txt").read_text()),
+        "cat /proc/cmdline": (0, (DATA / "dom0_proc-cmdline_hidden.txt").read_text()),
+        "test -e /boot/vmlinuz-6.1.0-50-amd64": (0, ""),
+        "test -e /boot/initrd.img-6.1.0-50-amd64": (0, ""),
+    })
+    r = hostdefaults.resolve(t, Host(dom0))
+    assert r.device.native_driver == "e1000"
+    assert (r.driver_domain.kernel, r.driver_domain.ramdisk) == \
+        ("/boot/vmlinuz-6.1.0-50-amd64", "/boot/initrd.img-6.1.0-50-amd64")
+    assert r.guests.kernel == r.driver_domain.kernel and r.guests.ramdisk is None
+    assert not dom0.transcript.mutating()
