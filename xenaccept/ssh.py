@@ -232,6 +232,7 @@ class SSHRunner(Runner):
         conn = self._connection()
         if stdin is not None:
             return self._execute_with_stdin(conn, command, timeout, stdin)
+        start = time.monotonic()
         try:
             r = conn.run(command, hide=True, warn=True, timeout=timeout, pty=False,
                          in_stream=False)
@@ -244,6 +245,9 @@ class SSHRunner(Runner):
             raise HarnessError(f"`{command}` on {self.name}: connection lost: {e}") from e
         if r.exited is None or r.exited < 0:  # the channel closed without an exit status
             self.close()
+            if time.monotonic() - start >= timeout:  # invoke's timer closed it (a race in
+                raise CommandTimeout(                 # invoke: seen once without the error)
+                    f"`{command}` on {self.name} did not finish in {timeout:g} s")
             raise HarnessError(f"`{command}` on {self.name}: connection lost (no exit status)")
         return r.exited, r.stdout, r.stderr
 

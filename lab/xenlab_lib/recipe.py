@@ -42,14 +42,20 @@ apt-get clean
 rm -rf /var/lib/apt/lists/*
 '''
 
-# The boot-time hide (`up --hide-at-boot`): xen-pciback in the initramfs, so that it seizes
-# the device named by xen-pciback.hide= before udev loads e1000. Written to
-# /boot/initrd-hide.img and taken out of the tree: Dom0's disk stays the plain host's.
+# The boot-time hide (`up --hide-at-boot`): xen-pciback must seize the device named by
+# xen-pciback.hide= before e1000 binds it. Listing it in /etc/initramfs-tools/modules is not
+# enough (the initramfs starts udev, which loads e1000, before it loads that list: e1000
+# won in a cold boot), so the initrd also gets a modprobe rule that loads xen-pciback
+# whenever e1000 is asked for. Written to /boot/initrd-hide.img and taken out of the tree,
+# with both settings: Dom0's disk stays the plain host's.
 INITRD_HIDE_SCRIPT = r'''
 cp /etc/initramfs-tools/modules /tmp/modules.plain
 echo xen-pciback >> /etc/initramfs-tools/modules
+echo 'install e1000 /sbin/modprobe xen-pciback; /sbin/modprobe --ignore-install e1000 $CMDLINE_OPTS' \
+    > /etc/modprobe.d/xenlab-pciback-first.conf
 k=$(ls /boot/vmlinuz-* | sed 's|/boot/vmlinuz-||')
 mkinitramfs -o /boot/initrd-hide.img "$k"
+rm /etc/modprobe.d/xenlab-pciback-first.conf
 mv /tmp/modules.plain /etc/initramfs-tools/modules
 '''
 
