@@ -6,11 +6,13 @@ whole names: ``vif1.1`` is never taken for ``vif1.10``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shlex
 from dataclasses import dataclass
 
 from . import validate
+from .errors import HarnessError
 from .runner import Runner
 
 
@@ -112,7 +114,6 @@ class Bridge:
                                "link")
         addrs = parse_link_local(text)
         if not addrs:
-            from .errors import HarnessError
             raise HarnessError(f"bridge {self.name} has no IPv6 link-local address "
                                "(the guests ping it): is IPv6 disabled in the driver domain?")
         return addrs[0]
@@ -120,7 +121,6 @@ class Bridge:
     def pings(self, address: str, count: int = 3, timeout: float = 10.0) -> bool:
         """One ``ping -6`` of a link-local ``address`` across this bridge: True when a
         reply came back (``count`` echoes, at most ``timeout`` seconds)."""
-        import ipaddress
         addr = str(ipaddress.IPv6Address(address))
         r = self.runner.run("ping", "-6", "-n", "-q", "-c", str(int(count)), "-i", "0.5",
                             "-w", str(int(timeout)), f"{addr}%{self.name}",

@@ -11,7 +11,7 @@ from .bridge import Bridge
 from .errors import CheckFailed
 from .kernel import hidden_bdfs
 from .provision import Setup
-from .xl import parse_config
+from .xl import assignable_node, parse_config
 
 BUILT = {"y": "built in", "m": "a module"}
 
@@ -38,13 +38,11 @@ def hidden_how(setup: Setup) -> str:
     bdf = setup.bdf
     if bdf in hidden_bdfs(setup.dom0.kernel.cmdline):
         return "boot"
-    node = f"/libxl/pci/{bdf.replace(':', '-').replace('.', '-')}/driver_path"
-    r = setup.dom0.runner.run("xenstore-read", node)
-    if r.ok:
+    if setup.dom0.xl.assignable_record(bdf) is not None:
         return "xl"
     raise CheckFailed(f"device {bdf}",
                       "xen-pciback.hide=(...) naming it on /proc/cmdline, or an "
-                      f"xl pci-assignable-add record in xenstore ({node})",
+                      f"xl pci-assignable-add record in xenstore ({assignable_node(bdf)})",
                       "neither")
 
 

@@ -300,15 +300,12 @@ echo "$mods" | wc -l
 """
 
 
-@dataclass
+@dataclass(frozen=True)
 class Image:
-    """The built image in Dom0 and what it cost."""
+    """The built image in Dom0."""
 
     path: str
     host_key: str          # the public half of the host key generated for the domain
-    packages: int
-    size_mb: float
-    seconds: dict[str, float]
 
 
 class DriverDomainImage:
@@ -323,7 +320,6 @@ class DriverDomainImage:
 
     def build(self, personal: Personal, release: str) -> Image:
         times: dict[str, float] = {}
-        t0 = time.monotonic()
         pkgs = parse_packages(self.dom0.out("dpkg-query", "-W", f"-f={QUERY}"))
         xen_utils = sorted(n for n in pkgs if XEN_UTILS.match(n))
         missing = [n for n, needed in ROOTS.items() if needed and n not in pkgs]
@@ -336,7 +332,6 @@ class DriverDomainImage:
         listing = self.dom0.run("dpkg-query", "-L", *(pkgs[n].name for n in chosen),
                                 timeout=120)
         paths = sorted({p for p in listing.stdout.splitlines() if keep(p)} | set(ETC_EXTRA))
-        times["select"] = time.monotonic() - t0
         self.log(f"driver-domain image: {len(chosen)} of Dom0's {len(pkgs)} packages, "
                  f"{len(paths)} paths")
         t = time.monotonic()
@@ -369,11 +364,10 @@ class DriverDomainImage:
         times["mkfs"] = time.monotonic() - t
         self.log(f"driver-domain image: {self.path}, {size_mb:.0f} MB of files in a "
                  f"{image_mb} MB ext4 image, mkfs.ext4 -d took {times['mkfs']:.1f} s")
-        return Image(self.path, host_key, len(chosen), round(size_mb, 1),
-                     {k: round(v, 1) for k, v in times.items()})
+        return Image(self.path, host_key)
 
     def _check_space(self, need_mb: float) -> None:
-        probe = WORK if self.dom0.run("test", "-d", WORK).ok else "/var/lib"
+        probe = WORK if self.dom0.run("test", "-d", WORK).ok else "/var/lib"  # made later
         out = self.dom0.out("df", "-Pk", probe).splitlines()[-1].split()
         free_mb = int(out[3]) / 1024
         if free_mb < need_mb:

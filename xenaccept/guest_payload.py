@@ -46,16 +46,16 @@ while :; do
 done
 """
 
-# $1 work dir, $2 kernel release, $3 output; /init on stdin. Copies TOOLS with the
+# $1 work dir, $2 kernel release, $3 output, then the tools; /init on stdin. Copies TOOLS with the
 # libraries ldd names, each at its own path (where the loader looks without help), the netfront module and its
 # dependencies in load order, then writes the newc archive.
 _BUILD = r"""set -e
-w=$1; rel=$2; out=$3
+w=$1; rel=$2; out=$3; shift 3
 rm -rf "$w"; mkdir -p "$w/xenaccept/bin" "$w/xenaccept/mod" "$w/dev" \
     "$w/proc" "$w/sys" "$w/tmp" "$w/bin"
 cat > "$w/init"; chmod 755 "$w/init"
 mknod "$w/dev/console" c 5 1
-for t in dash ip ping sleep kmod; do
+for t in "$@"; do
     p=$(command -v "$t") || { echo "Dom0 has no $t" >&2; exit 3; }
     cp -L "$p" "$w/xenaccept/bin/$t"
     ldd "$p" | while read -r a b c d; do
@@ -104,7 +104,7 @@ def extra(peer: str) -> str:
 def build(dom0: Runner, release: str, log: Callable[[str], None] = print) -> str:
     """Build the guests' ramdisk in Dom0; returns its path."""
     dom0.run("mkdir", "-p", "-m", "0700", DIR, mutates=True, check=True)
-    r = dom0.run("sh", "-c", _BUILD, "sh", f"{DIR}/stage", release, PATH, stdin=INIT,
+    r = dom0.run("sh", "-c", _BUILD, "sh", f"{DIR}/stage", release, PATH, *TOOLS, stdin=INIT,
                  mutates=True, timeout=300)
     if not r.ok:
         raise HarnessError(f"building the guests' ramdisk in Dom0 failed: {r.describe()}")

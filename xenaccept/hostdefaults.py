@@ -25,10 +25,9 @@ def native_driver(dom0: Host, bdf: str) -> str:
     found = dev.lspci()
     if found is not None and found.modules:
         return validate.driver(found.modules[0], "native driver")
-    node = f"/libxl/pci/{bdf.replace(':', '-').replace('.', '-')}/driver_path"
-    r = dom0.runner.run("xenstore-read", node)
-    if r.ok and r.stdout.strip():
-        return validate.driver(r.stdout.strip().rsplit("/", 1)[-1], "native driver")
+    recorded = dom0.xl.assignable_record(bdf)
+    if recorded:
+        return validate.driver(recorded.rsplit("/", 1)[-1], "native driver")
     raise HarnessError(f"cannot tell the native driver of {bdf} (on {bound or 'no driver'}, "
                        "no module for it): give device.native_driver in the inventory")
 

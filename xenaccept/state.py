@@ -73,6 +73,11 @@ class DriverDomainKeys:
         name = host if not port or port == 22 else f"[{host}]:{port}"
         self.known_hosts.write_text(f"{name} {kind} {b64}\n")
 
+    def spec(self, base: SSHSpec) -> SSHSpec:
+        """``base`` with this run's client key and the pinned host key."""
+        return dataclasses.replace(base, key_file=str(self.key_file),
+                                   known_hosts=str(self.known_hosts))
+
     def forget(self) -> None:
         for f in (self.key_file, self.known_hosts, self.dir / "drvdom_ed25519.pub"):
             f.unlink(missing_ok=True)
@@ -88,7 +93,4 @@ def driver_domain_spec(target: Target) -> SSHSpec:
     spec = target.driver_domain.ssh
     assert spec is not None
     keys = keys_for(target.name)
-    if target.driver_domain.built and keys.present:
-        spec = dataclasses.replace(spec, key_file=str(keys.key_file),
-                                   known_hosts=str(keys.known_hosts))
-    return spec
+    return keys.spec(spec) if target.driver_domain.built and keys.present else spec

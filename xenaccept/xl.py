@@ -98,6 +98,12 @@ def _q(value: str) -> str:
     return f'"{value}"'
 
 
+def assignable_node(bdf: str) -> str:
+    """Where libxl records the driver of a device it made assignable."""
+    b = validate.bdf(bdf)
+    return f"/libxl/pci/{b.replace(':', '-').replace('.', '-')}/driver_path"
+
+
 def render_config(items: dict[str, str | int | list[str]]) -> str:
     """Render an xl config; values were validated, and quotes are refused here again."""
     lines = ["# written by xenaccept; removed when the suite restores the host"]
@@ -146,6 +152,12 @@ class Xl:
     def network_list(self, domain: str) -> list[Vif]:
         r = self._xl("network-list", validate.domain_name(domain))
         return parse_network_list(r.stdout) if r.ok else []
+
+    def assignable_record(self, bdf: str) -> str | None:
+        """The driver ``xl pci-assignable-add`` recorded for ``bdf`` (xenstore
+        ``/libxl/pci/<bdf>/driver_path``); None when there is no record."""
+        r = self.runner.run("xenstore-read", assignable_node(bdf))
+        return r.stdout.strip() if r.ok else None
 
     def dmesg(self) -> str:
         return self._xl("dmesg").stdout

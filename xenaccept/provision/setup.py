@@ -11,8 +11,7 @@ import time
 from collections.abc import Callable
 
 from .. import wait
-from .. import state as keystore
-from ..drvdom_image import WORK, Image
+from ..drvdom_image import WORK
 from ..errors import CheckFailed, HarnessError
 from ..host import Host
 from ..inventory import Target
@@ -39,7 +38,6 @@ class Setup:
         self.before: HostState | None = None
         self.started: list[str] = []   # domains this run created
         self.device_found_driver: str | None = None
-        self.image: Image | None = None      # the driver domain's image this run built
         self.payload: str | None = None      # the guests' ramdisk this run built
         self._bridge_ll: str | None = None
         self._work_checked = False
@@ -135,11 +133,6 @@ class Setup:
                     "rm", "-rf", WORK, mutates=True, check=True, timeout=300))
         return WORK
 
-    def use_driver_domain_keys(self, keys: keystore.DriverDomainKeys) -> None:
-        """Reach the (built) driver domain with the run's key and its pinned host key."""
-        if isinstance(self.drvdom.runner, SSHRunner):
-            stages.driver_domain_runner_spec(self.drvdom.runner, keys)
-
     def wait_driver_domain(self) -> None:
         """Wait for the driver domain's SSH; when it does not answer, say what Dom0 sees of
         it (its state, the tail of its console), not only that it is unreachable."""
@@ -227,8 +220,7 @@ class Setup:
         if t.driver_domain.name in ours:
             from ..kernel import hidden_bdfs
             hidden_at_boot = self.bdf in hidden_bdfs(self.dom0.kernel.cmdline)
-            node = f"/libxl/pci/{self.bdf.replace(':', '-').replace('.', '-')}/driver_path"
-            if not hidden_at_boot and self.dom0.runner.run("xenstore-read", node).ok:
+            if not hidden_at_boot and self.dom0.xl.assignable_record(self.bdf) is not None:
                 self.journal.push(f"give {self.bdf} back to its driver",
                                   lambda: self.dom0.xl.assignable_remove(self.bdf))
         for name in ours:  # the driver domain first, so it is undone last

@@ -98,15 +98,18 @@ def driver_domain_disk(s: Setup) -> str:
     s.work_dir()
     image = DriverDomainImage(s.dom0.runner, dd.name, log=s.log)
     s.journal.push(f"remove the driver domain's image {image.dir}", image.remove)
-    built = image.build(Personal(dd.name, s.target.device.native_driver or "",
+    native = s.target.device.native_driver
+    if native is None:  # hostdefaults.resolve fills it in before anything runs
+        raise HarnessError("the device's native driver is not known")
+    built = image.build(Personal(dd.name, native,
                                  dd.address, dd.gateway, (client, *dd.authorized_keys),
                                  secrets.token_hex(16)),
                         s.dom0.kernel.release)
-    s.image = built
     assert dd.ssh is not None
     keys.pin(dd.ssh.host, dd.ssh.port, built.host_key)
     s.log(f"{dd.name}: host key pinned in {keys.known_hosts} ({built.host_key.split()[0]})")
-    s.use_driver_domain_keys(keys)
+    if isinstance(s.drvdom.runner, SSHRunner):  # reached with them from now on
+        s.drvdom.runner.retarget(keys.spec(s.drvdom.runner.spec))
     return f"format=raw,vdev=xvda,access=rw,target={built.path}"
 
 
@@ -185,9 +188,3 @@ def guests(s: Setup) -> None:
 BUILD = {Stage.DEVICE_HIDDEN: hide_device, Stage.DRIVER_DOMAIN: driver_domain,
          Stage.BACKEND_DAEMON: backend_daemon, Stage.BRIDGE: bridge, Stage.GUESTS: guests}
 
-
-def driver_domain_runner_spec(runner: SSHRunner, keys: state.DriverDomainKeys) -> None:
-    """Point the driver domain's runner at the run's key and the pinned host key."""
-    import dataclasses
-    runner.retarget(dataclasses.replace(runner.spec, key_file=str(keys.key_file),
-                                        known_hosts=str(keys.known_hosts)))
