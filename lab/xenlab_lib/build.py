@@ -1,4 +1,5 @@
-"""Image build: debootstrap (cached base tree) -> customise -> Dom0's ext4 image (mkfs -d).
+"""Image build: debootstrap (cached base tree) -> customise -> Dom0's disk (an MBR and one
+ext4 partition made with mkfs -d, no loop mount) -> a first boot that installs GRUB on it.
 
 The cache key is a hash of recipe.py (packages, scripts, sizes) plus, for a flavour other
 than the default, that flavour's image entry (flavours.py). Builds go to a temp dir renamed
@@ -10,11 +11,12 @@ import json
 import os
 import secrets
 import shutil
+import struct
 import time
 from pathlib import Path
 
-from . import flavours, recipe
-from .common import Clock, LabError, cache_dir, run
+from . import flavours, qemu, recipe, remote
+from .common import Clock, LabError, cache_dir, run, wait_until
 
 RECIPE_FILE = Path(recipe.__file__)
 
@@ -101,6 +103,61 @@ def _personalise(root: Path, name: str, out: Path, client_pub: str) -> str:
     return pub
 
 
+def make_disk(tree: Path, disk: Path) -> None:
+    """A disk as an installer partitions it: an MBR with one bootable Linux partition from
+    1 MiB to the end (the gap before it holds GRUB's core image), and the ext4 file system
+    made from ``tree`` straight into that partition (mkfs.ext4 -E offset: no loop mount)."""
+    size = recipe.DISK_MB << 20
+    with open(disk, "wb") as f:
+        f.truncate(size)
+    run(["mkfs.ext4", "-q", "-F", "-L", recipe.ROOT_LABEL, "-E",
+         f"offset={recipe.PART_OFFSET}", "-d", str(tree), str(disk),
+         str((size - recipe.PART_OFFSET) // 1024)], timeout=900)
+    first, count = recipe.PART_OFFSET // 512, (size - recipe.PART_OFFSET) // 512
+    # status 0x80 (bootable), CHS fields at their LBA-only maximum, type 0x83 (Linux)
+    entry = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x83, b"\xfe\xff\xff",
+                        first, count)
+    with open(disk, "r+b") as f:
+        f.seek(440)
+        f.write(b"xlab\0\0")              # disk signature
+        f.write(entry + bytes(48) + b"\x55\xaa")
+
+
+def install_grub(disk: Path, files: Path, key: Path, host_key: str, clock: Clock) -> None:
+    """The installer's last step, done in a first boot of the disk (with QEMU's -kernel:
+    nothing is on the MBR yet): grub-install on the real block device, then update-grub,
+    which writes the multiboot2 Xen entry (Debian's 20_linux_xen) that every later boot
+    takes; then power off."""
+    rund = files / "run"
+    rund.mkdir()
+    ports = dict(zip(("dom0", "drvdom"), qemu.free_ports(2)))
+    kh = rund / "known_hosts"
+    remote.write_known_hosts(kh, [(ports["dom0"], host_key)])
+    cmd = qemu.command(disk, rund, ports, disk_format="raw", extra=qemu.kernel_args(
+        files / "xen", files / "vmlinuz", files / "initrd.img"))
+    clock.log("first boot (QEMU -kernel) to install GRUB on the disk")
+    run(cmd, timeout=300, capture=True)
+    pid = qemu.read_pid(rund)
+    try:
+        if pid is None:
+            raise LabError("QEMU did not start for the first boot")
+        wait_until("Dom0's SSH in the first boot", lambda: qemu.read_pid(rund) == pid and
+                   remote.answers(ports["dom0"], key, kh), deadline_s=900, interval=3)
+        r = remote.ssh(ports["dom0"], key, kh, (
+            "echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | "
+            "debconf-set-selections && grub-install /dev/vda && update-grub && sync"),
+            timeout=900)
+        if r.returncode != 0:
+            raise LabError(f"grub-install/update-grub failed: {r.stdout[-2000:]}"
+                           f"{r.stderr[-2000:]}")
+        clock.log("GRUB installed; powering off")
+        remote.ssh(ports["dom0"], key, kh, "systemctl poweroff", timeout=60)
+        wait_until("QEMU to exit after poweroff", lambda: qemu.read_pid(rund) is None,
+                   deadline_s=180, interval=1)
+    finally:
+        qemu.stop(rund)
+
+
 def build(force: bool = False, flavour: str = flavours.DEFAULT) -> Path:
     clock = Clock()
     flavour = flavours.resolve(flavour)
@@ -130,11 +187,11 @@ def build(force: bool = False, flavour: str = flavours.DEFAULT) -> Path:
         if fspec["pre_script"]:
             clock.log(f"flavour {flavour}: its own step in the chroot (apt)")
             _chroot_sh(dom0, fspec["pre_script"], timeout=1800)
-        clock.log("customising (sshd, Dom0's NIC mapping, quiet timers)")
+        if fspec.get("stage_upgrade"):
+            clock.log("staging bookworm-backports' kernel packages (what the LAN would serve)")
+            _chroot_sh(dom0, recipe.STAGE_UPGRADE_SCRIPT, timeout=1800)
+        clock.log("customising (GRUB, sshd, Dom0's NIC mapping, quiet timers)")
         _chroot_sh(dom0, recipe.COMMON_SCRIPT, timeout=900)
-        clock.log("the boot-time hide's initrd (xen-pciback first)")
-        _chroot_sh(dom0, recipe.INITRD_HIDE_SCRIPT, timeout=900)
-        (dom0 / "boot/initrd-hide.img").rename(tmp / "initrd-hide.img")
         host_keys = {"dom0": _personalise(dom0, "dom0", tmp, client_pub)}
         boot = dom0 / "boot"
         kvers = sorted(p.name[len("vmlinuz-"):] for p in boot.glob("vmlinuz-*"))
@@ -144,18 +201,26 @@ def build(force: bool = False, flavour: str = flavours.DEFAULT) -> Path:
         kver = kvers[0]
         if not kver.startswith(fspec["kernel_prefix"]):
             raise LabError(f"flavour {flavour}: kernel {kver} is not {fspec['kernel_prefix']}*")
-        shutil.copy2(boot / f"vmlinuz-{kver}", tmp / "vmlinuz")
-        shutil.copy2(boot / f"initrd.img-{kver}", tmp / "initrd.img")
+        first = tmp / "first-boot"
+        first.mkdir()
+        shutil.copy2(boot / f"vmlinuz-{kver}", first / "vmlinuz")
+        shutil.copy2(boot / f"initrd.img-{kver}", first / "initrd.img")
         # QEMU's -kernel boots Xen's multiboot ELF directly, but not gzipped
-        (tmp / "xen").write_bytes(
+        (first / "xen").write_bytes(
             run(["zcat", str(xens[-1])], timeout=60, capture=True, input=b"").stdout)
-        clock.log(f"mkfs.ext4 -d dom0.img ({recipe.IMAGE_SIZE}, sparse)")
-        run(["mkfs.ext4", "-q", "-F", "-L", "dom0-root", "-d", str(dom0),
-             str(tmp / "dom0.img"), recipe.IMAGE_SIZE], timeout=900)
+        disk = tmp / "dom0.img"
+        clock.log(f"Dom0's disk: MBR + ext4 partition (mkfs.ext4 -d, {recipe.DISK_MB} MiB, "
+                  "sparse)")
+        make_disk(dom0, disk)
         clock.log("removing work trees")
         shutil.rmtree(work)
+        t0 = time.monotonic()
+        install_grub(disk, first, tmp / "id_ed25519", host_keys["dom0"], clock)
+        install_s = round(time.monotonic() - t0, 1)
+        shutil.rmtree(first)
         manifest = {
             "hash": h, "flavour": flavour, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "boot": "grub", "grub_install_seconds": install_s,
             "build_seconds": round(clock.elapsed(), 1), "suite": suite(flavour),
             "kernel_version": kver, "xen": xens[-1].name,
             "dom0_kernel": f"/boot/vmlinuz-{kver}", "dom0_initrd": f"/boot/initrd.img-{kver}",

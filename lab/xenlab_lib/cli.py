@@ -44,8 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--force", action="store_true", help="rebuild even if cached")
     b.add_argument("--flavour", choices=list(flavours.FLAVOURS), help=fl_help)
     u = sub.add_parser("up", help="boot the lab (snapshot `fresh` if valid, else cold)")
-    u.add_argument("--hide-at-boot", action="store_true",
-                   help="add xen-pciback.hide=(0000:00:05.0) to Dom0's command line")
     u.add_argument("--from", dest="from_name", metavar="SNAPSHOT",
                    help="restore this snapshot (cold boot if missing or stale)")
     u.add_argument("--cold", action="store_true", help="never restore a snapshot")
@@ -82,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             build.build(force=a.force, flavour=flavours.resolve(a.flavour))
             return 0
         if a.cmd == "up":
-            return lab.up(a.hide_at_boot, a.from_name, a.cold, flavours.resolve(a.flavour))
+            return lab.up(a.from_name, a.cold, flavours.resolve(a.flavour))
         if a.cmd == "down":
             return lab.down()
         if a.cmd == "status":

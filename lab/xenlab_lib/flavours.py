@@ -33,7 +33,8 @@ dpkg-query -W -f '${{Package}} ${{Version}}\\n' 'linux-image-*'
 FLAVOURS: dict[str, dict] = {
     "bookworm": {
         "description": "Debian bookworm: Xen 4.17, Linux 6.1",
-        "image": {"suite": "bookworm", "pre_script": "", "kernel_prefix": ""},
+        "image": {"suite": "bookworm", "pre_script": "", "kernel_prefix": "",
+                  "stage_upgrade": True},
     },
     "bookworm-bpo": {
         "description": "Debian bookworm: Xen 4.17, Linux 6.12 from bookworm-backports",

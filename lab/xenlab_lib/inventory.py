@@ -18,7 +18,7 @@ def q(s: str) -> str:
     return json.dumps(str(s))  # a JSON string is a valid YAML double-quoted scalar
 
 
-def render(name: str, ports: dict, key: Path, known_hosts: Path, boot: str, hide: bool,
+def render(name: str, ports: dict, key: Path, known_hosts: Path, boot: str,
            flavour: str) -> str:
     return f"""# written by lab/xenlab up at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}
 targets:
@@ -33,6 +33,5 @@ targets:
       ssh: {{host: {q('127.0.0.1')}, port: {ports['drvdom']}}}
     lab:
       boot: {q(boot)}
-      hide_at_boot: {'true' if hide else 'false'}
       flavour: {q(flavour)}
 """

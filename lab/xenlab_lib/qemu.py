@@ -10,49 +10,46 @@ import time
 from pathlib import Path
 
 from .common import LabError, run, wait_until
+from . import recipe
 from .recipe import DOM0_MGMT_MAC
 
 BDF = "0000:00:05.0"
 DOM0_MAC = DOM0_MGMT_MAC           # virtio-net, Dom0 management (DHCP by MAC in Dom0)
 NIC_MAC = "52:54:00:5a:00:05"      # e1000 at 05.0, the device handed to the driver domain
 MEM_MB = 4096
-DOM0_MEM_MB = 1024
 TB_SIZE_MB = 256
 CPU = "max,smap=off,pku=off,avx=off,avx2=off,fma=off,f16c=off,vaes=off,vpclmulqdq=off"
 
-XEN_CMDLINE = (f"dom0_mem={DOM0_MEM_MB}M,max:{DOM0_MEM_MB}M dom0_max_vcpus=2 console=com1 "
-               "com1=115200,8n1 loglvl=all guest_loglvl=all iommu=1,verbose noreboot "
-               "spec-ctrl=eager-fpu bootscrub=false")
-DOM0_CMDLINE = "root=/dev/vda rw console=hvc0 earlyprintk=xen net.ifnames=0"
-HIDE_ARG = f"xen-pciback.hide=({BDF})"
+INSTALL_DOM0_CMDLINE = f"root=/dev/vda1 rw {recipe.DOM0_CMDLINE}"
 
 
-def dom0_cmdline(hide: bool) -> str:
-    return DOM0_CMDLINE + (" " + HIDE_ARG if hide else "")
-
-
-def machine_args(images: Path, hide: bool) -> list[str]:
+def machine_args() -> list[str]:
     """The part of the command line that shapes the VM state: a snapshot saved with one
-    set of these can only be loaded with the same set (see machine_sig)."""
-    kernel_mod = f"{images / 'vmlinuz'} {dom0_cmdline(hide)}".replace(",", ",,")
+    set of these can only be loaded with the same set (see machine_sig). The machine boots
+    like hardware: SeaBIOS, then GRUB from the disk's MBR, then Xen and Dom0."""
     return [
         "-accel", f"tcg,thread=multi,tb-size={TB_SIZE_MB}", "-M", "q35", "-cpu", CPU,
         "-smp", "2", "-m", str(MEM_MB),
         "-device", "intel-iommu,intremap=on,caching-mode=on",
-        "-kernel", str(images / "xen"), "-append", XEN_CMDLINE,
-        "-initrd", f"{kernel_mod},{images / ('initrd-hide.img' if hide else 'initrd.img')}",
     ]
 
 
-def machine_sig(images: Path, hide: bool) -> str:
-    return hashlib.sha256(json.dumps(machine_args(images, hide)).encode()).hexdigest()[:16]
+def machine_sig() -> str:
+    return hashlib.sha256(json.dumps(machine_args()).encode()).hexdigest()[:16]
 
 
-def command(images: Path, overlays: Path, rund: Path, ports: dict, hide: bool,
-            loadvm: str | None) -> list[str]:
-    args = ["qemu-system-x86_64", "-name", f"xenlab-{rund.name}"] + machine_args(images, hide)
-    args += ["-drive", f"file={overlays / 'dom0.qcow2'},if=none,id=d0,format=qcow2,cache=unsafe",
-             "-device", "virtio-blk-pci,drive=d0,addr=06.0"]
+def kernel_args(xen: Path, vmlinuz: Path, initrd: Path) -> list[str]:
+    """The installer's first boot only (GRUB is not on the disk yet): Xen and Dom0 from
+    files, with the command lines GRUB will give them."""
+    dom0 = f"{vmlinuz} {INSTALL_DOM0_CMDLINE}".replace(",", ",,")
+    return ["-kernel", str(xen), "-append", recipe.XEN_CMDLINE, "-initrd", f"{dom0},{initrd}"]
+
+
+def command(disk: Path, rund: Path, ports: dict, loadvm: str | None = None,
+            disk_format: str = "qcow2", extra: list[str] | None = None) -> list[str]:
+    args = ["qemu-system-x86_64", "-name", f"xenlab-{rund.name}"] + machine_args()
+    args += ["-drive", f"file={disk},if=none,id=d0,format={disk_format},cache=unsafe",
+             "-device", "virtio-blk-pci,drive=d0,addr=06.0,bootindex=1"]
     args += [
         "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{ports['dom0']}-:22",
         "-device", f"virtio-net-pci,netdev=n0,addr=03.0,mac={DOM0_MAC}",
@@ -62,6 +59,7 @@ def command(images: Path, overlays: Path, rund: Path, ports: dict, hide: bool,
         "-nodefaults", "-monitor", f"unix:{rund / 'mon.sock'},server,nowait",
         "-pidfile", str(rund / "qemu.pid"), "-daemonize",
     ]
+    args += extra or []
     if loadvm:
         args += ["-loadvm", loadvm]
     return args

@@ -2,16 +2,20 @@
 edit anything here and the next `build` makes new images (old ones stay until removed).
 
 The lab is a plain host: what an installer plus `apt install xen-system-amd64
-openssh-server` leaves, with an authorized key and a host key for Dom0. Nothing of the
-driver-domain setup is prepared here: no driver-domain disk, no guest payload, no pciback
-rule (the suite makes what it needs, as it must on a real host). Only the boot-time hide
-mode has its own initrd (INITRD_HIDE_SCRIPT), which loads xen-pciback before the NIC's
-driver, as an operator's permanent hide needs."""
+openssh-server` leaves, with an authorized key and a host key for Dom0, booted by GRUB from
+its own disk (so bootloader and initramfs changes take effect at a reboot, as on hardware).
+Nothing of the driver-domain setup is prepared here: no driver-domain disk, no guest
+payload, no pciback rule, no boot-time hide (the suite makes what it needs, as it must on a
+real host). The one thing staged is what the LAN would serve: bookworm-backports' newer
+kernel packages (STAGE_UPGRADE_SCRIPT), so that a test can upgrade the kernel in place with
+apt although the lab has no network."""
 from __future__ import annotations
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
-IMAGE_SIZE = "4G"
+DISK_MB = 4096          # the whole disk: an MBR, then one ext4 partition from 1 MiB
+PART_OFFSET = 1 << 20
+ROOT_LABEL = "dom0-root"
 
 # debootstrap --variant=minbase --include=...
 PACKAGES = [
@@ -19,6 +23,25 @@ PACKAGES = [
     "pciutils", "ifupdown", "isc-dhcp-client", "kmod", "udev", "systemd-sysv",
     "procps", "iputils-ping",
 ]
+
+# Xen's and Dom0's command lines, as the installer's GRUB config gives them (Debian's
+# 20_linux_xen puts GRUB_CMDLINE_XEN_DEFAULT on the multiboot2 line and GRUB_CMDLINE_LINUX
+# on Dom0's; update-grub adds root=UUID=...). The first boot, which installs GRUB, boots the
+# same two with QEMU's -kernel.
+XEN_CMDLINE = ("dom0_mem=1024M,max:1024M dom0_max_vcpus=2 console=com1 com1=115200,8n1 "
+               "loglvl=all guest_loglvl=all iommu=1,verbose noreboot spec-ctrl=eager-fpu "
+               "bootscrub=false")
+DOM0_CMDLINE = "console=hvc0 earlyprintk=xen net.ifnames=0"
+
+GRUB_DEFAULTS = f"""# written by the lab's installer (lab/xenlab_lib/recipe.py)
+GRUB_TIMEOUT=1
+GRUB_TERMINAL=serial
+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1"
+GRUB_CMDLINE_LINUX_DEFAULT=""
+GRUB_CMDLINE_LINUX="{DOM0_CMDLINE}"
+GRUB_CMDLINE_XEN_DEFAULT="{XEN_CMDLINE}"
+XEN_OVERRIDE_GRUB_DEFAULT=1
+"""
 
 # Run in the chroot of Dom0's tree, as /bin/sh -es.
 COMMON_SCRIPT = r'''
@@ -33,6 +56,12 @@ HostKey /etc/ssh/ssh_host_ed25519_key
 EOF
 mkdir -p -m 700 /root/.ssh
 
+# --- GRUB as an installer leaves it; grub-install itself runs in the lab's first boot, on
+# the real block device (build.py): nothing is mounted here
+apt-get update
+echo 'grub-pc grub-pc/install_devices multiselect' | debconf-set-selections
+apt-get install -y --no-install-recommends grub-pc
+
 # --- quiet, deterministic hosts: no periodic jobs in the background
 for t in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
     systemctl mask "$t" >/dev/null 2>&1 || true
@@ -42,21 +71,18 @@ apt-get clean
 rm -rf /var/lib/apt/lists/*
 '''
 
-# The boot-time hide (`up --hide-at-boot`): xen-pciback must seize the device named by
-# xen-pciback.hide= before e1000 binds it. Listing it in /etc/initramfs-tools/modules is not
-# enough (the initramfs starts udev, which loads e1000, before it loads that list: e1000
-# won in a cold boot), so the initrd also gets a modprobe rule that loads xen-pciback
-# whenever e1000 is asked for. Written to /boot/initrd-hide.img and taken out of the tree,
-# with both settings: Dom0's disk stays the plain host's.
-INITRD_HIDE_SCRIPT = r'''
-cp /etc/initramfs-tools/modules /tmp/modules.plain
-echo xen-pciback >> /etc/initramfs-tools/modules
-echo 'install e1000 /sbin/modprobe xen-pciback; /sbin/modprobe --ignore-install e1000 $CMDLINE_OPTS' \
-    > /etc/modprobe.d/xenlab-pciback-first.conf
-k=$(ls /boot/vmlinuz-* | sed 's|/boot/vmlinuz-||')
-mkinitramfs -o /boot/initrd-hide.img "$k"
-rm /etc/modprobe.d/xenlab-pciback-first.conf
-mv /tmp/modules.plain /etc/initramfs-tools/modules
+# What the LAN would serve for an in-place kernel upgrade: bookworm-backports' kernel and
+# what it needs, downloaded (not installed) into /srv/xenlab-mirror. The operator's step is
+# then `apt install /srv/xenlab-mirror/*.deb` (tests/lab/test_7_upgrade.py). Runs before
+# COMMON_SCRIPT (which cleans apt's lists and cache).
+STAGE_UPGRADE_SCRIPT = f'''
+echo 'deb {MIRROR} bookworm-backports main' > /etc/apt/sources.list.d/xenlab-bpo.list
+apt-get update
+mkdir -p /srv/xenlab-mirror/partial
+apt-get install -y --download-only --no-install-recommends -o Dir::Cache::archives=/srv/xenlab-mirror \\
+    -t bookworm-backports linux-image-amd64
+rm -rf /srv/xenlab-mirror/partial /srv/xenlab-mirror/lock /etc/apt/sources.list.d/xenlab-bpo.list
+ls /srv/xenlab-mirror
 '''
 
 DOM0_MGMT_MAC = "52:54:00:5a:00:03"   # QEMU's virtio-net for Dom0's management
@@ -79,7 +105,8 @@ exit 0
 
 # Dom0's image: hostname, root device in its fstab, extra files (path: (mode, text))
 IMAGES = {
-    "dom0": {"hostname": "xenlab-dom0", "rootdev": "/dev/vda",
-             "files": {"etc/network/interfaces": (0o644, DOM0_INTERFACES),
+    "dom0": {"hostname": "xenlab-dom0", "rootdev": f"LABEL={ROOT_LABEL}",
+             "files": {"etc/default/grub.d/xenlab.cfg": (0o644, GRUB_DEFAULTS),
+                       "etc/network/interfaces": (0o644, DOM0_INTERFACES),
                        "usr/local/sbin/xenlab-ifmap": (0o755, DOM0_IFMAP)}},
 }
