@@ -14,6 +14,7 @@ pytest_plugins = [
     "steps.dom0",
     "steps.driver_domain",
     "steps.guests",
+    "steps.reboot",
 ]
 
 
@@ -27,6 +28,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="build the setup for real (hide the device, start the driver domain, "
                      "bridge, xl devd, guests) and restore the host afterwards; without it "
                      "the suite is read-only (check mode)")
+    g.addoption("--persist", action="store_true",
+                help="with --provision: make the setup permanent as an operator does (hide "
+                     "through GRUB, xen-pciback in the initramfs, the domains started at "
+                     "boot), reboot Dom0 for real and run every checkpoint on what comes "
+                     "back; the restore puts every file back and reboots Dom0 again")
     g.addoption("--keep", action="store_true",
                 help="with --provision: leave the provisioned setup up at the end")
     g.addoption("--target", metavar="NAME", action="append", default=None,

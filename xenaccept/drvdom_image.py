@@ -300,6 +300,31 @@ echo "$mods" | wc -l
 """
 
 
+# The driver domain's own boot: Dom0's initrd may lack the Xen block front-end (a targeted
+# MODULES=dep initrd does), so a built driver domain boots this one instead: the block
+# front-end and ext4, its root file system mounted, then its own systemd.
+BOOT_MODULES = ("xen-blkfront", "crc32c_generic", "ext4")
+BOOT_TOOLS = ("dash", "kmod", "mount", "umount", "switch_root", "sleep")
+BOOT_INIT = r"""#!/bin/sh
+# xenaccept's driver domain: its root file system on /dev/xvda, then its own init
+export PATH=/xenaccept/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+while read -r m; do [ -n "$m" ] && insmod "/xenaccept/mod/$m"; done < /xenaccept/mod/order
+n=0
+until [ -b /dev/xvda ]; do
+    n=$((n + 1))
+    if [ $n -gt 600 ]; then echo "xenaccept: no /dev/xvda after 60 s" >/dev/console; exec sh; fi
+    sleep 0.1
+done
+mount -t ext4 /dev/xvda /root
+umount /proc /sys
+mount --move /dev /root/dev
+exec switch_root /root /sbin/init
+"""
+
+
 @dataclass(frozen=True)
 class Image:
     """The built image in Dom0."""
@@ -375,6 +400,15 @@ class DriverDomainImage:
                 f"Dom0 has {free_mb:.0f} MB free in {probe} ({out[5]}); building the driver "
                 f"domain's disk needs about {need_mb:.0f} MB: free some space, or name a "
                 "disk of your own (driver_domain.disk)")
+
+    def boot_initramfs(self, release: str) -> str:
+        """The domain's initramfs (BOOT_INIT), next to its image; returns its path."""
+        from . import initramfs
+        path = f"{self.dir}/initrd.img"
+        kb = initramfs.build(self.dom0, release, path, BOOT_INIT, BOOT_TOOLS, BOOT_MODULES,
+                             what="the driver domain's initramfs")
+        self.log(f"driver-domain initramfs: {path} ({kb} kB: {', '.join(BOOT_MODULES)})")
+        return path
 
     def remove(self) -> None:
         self.dom0.run("rm", "-rf", self.dir, mutates=True, check=True, timeout=300)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
+from . import initramfs
 from .drvdom_image import WORK
 from .errors import HarnessError
 from .runner import Runner
@@ -22,6 +23,7 @@ from .runner import Runner
 DIR = f"{WORK}/guest"
 PATH = f"{DIR}/initrd.img"
 TOOLS = ("dash", "ip", "ping", "sleep", "kmod")
+MODULES = ("xen-netfront",)
 
 INIT = r"""#!/bin/sh
 # xenaccept's guest: bring every NIC up, ping the driver domain's bridge (link-local)
@@ -45,39 +47,6 @@ while :; do
     sleep 1
 done
 """
-
-# $1 work dir, $2 kernel release, $3 output, then the tools; /init on stdin. Copies TOOLS with the
-# libraries ldd names, each at its own path (where the loader looks without help), the netfront module and its
-# dependencies in load order, then writes the newc archive.
-_BUILD = r"""set -e
-w=$1; rel=$2; out=$3; shift 3
-rm -rf "$w"; mkdir -p "$w/xenaccept/bin" "$w/xenaccept/mod" "$w/dev" \
-    "$w/proc" "$w/sys" "$w/tmp" "$w/bin"
-cat > "$w/init"; chmod 755 "$w/init"
-mknod "$w/dev/console" c 5 1
-for t in "$@"; do
-    p=$(command -v "$t") || { echo "Dom0 has no $t" >&2; exit 3; }
-    cp -L "$p" "$w/xenaccept/bin/$t"
-    ldd "$p" | while read -r a b c d; do
-        case "$b" in
-            "=>") [ -e "$c" ] && mkdir -p "$w${c%/*}" && cp -L "$c" "$w$c" ;;
-            *) case "$a" in /*) mkdir -p "$w${a%/*}"; cp -L "$a" "$w$a" ;; esac ;;
-        esac
-    done
-done
-ln -s ../xenaccept/bin/dash "$w/bin/sh"
-ln -s kmod "$w/xenaccept/bin/insmod"
-modprobe --show-depends xen-netfront | while read -r kind path rest; do
-    [ "$kind" = insmod ] || continue
-    cp "$path" "$w/xenaccept/mod/"; echo "${path##*/}" >> "$w/xenaccept/mod/order"
-done
-[ -s "$w/xenaccept/mod/order" ] || echo "" > "$w/xenaccept/mod/order"
-(cd "$w" && find . | cpio -o -H newc --quiet) > "$out.tmp"
-mv "$out.tmp" "$out"
-rm -rf "$w"
-du -k "$out" | cut -f1
-"""
-
 
 def peer_of(link_local: str) -> str:
     """The address the guests ping: validated, so it can go on a kernel command line."""
@@ -104,10 +73,6 @@ def extra(peer: str) -> str:
 def build(dom0: Runner, release: str, log: Callable[[str], None] = print) -> str:
     """Build the guests' ramdisk in Dom0; returns its path."""
     dom0.run("mkdir", "-p", "-m", "0700", DIR, mutates=True, check=True)
-    r = dom0.run("sh", "-c", _BUILD, "sh", f"{DIR}/stage", release, PATH, *TOOLS, stdin=INIT,
-                 mutates=True, timeout=300)
-    if not r.ok:
-        raise HarnessError(f"building the guests' ramdisk in Dom0 failed: {r.describe()}")
-    log(f"guest payload: {PATH} ({int(r.stdout.split()[-1]) // 1024 or 1} MB: netfront, "
-        f"{', '.join(TOOLS)} from Dom0)")
+    kb = initramfs.build(dom0, release, PATH, INIT, TOOLS, MODULES, what="the guests' ramdisk")
+    log(f"guest payload: {PATH} ({kb // 1024 or 1} MB: netfront, {', '.join(TOOLS)} from Dom0)")
     return PATH

@@ -55,6 +55,8 @@ def resolve(target: Target, dom0: Host) -> Target:
         dev = dataclasses.replace(dev, native_driver=native_driver(dom0, dev.bdf))
     if dd.kernel is None or dd.ramdisk is None or g.kernel is None:
         kernel, ramdisk = dom0_boot_files(dom0)
-        dd = dataclasses.replace(dd, kernel=dd.kernel or kernel, ramdisk=dd.ramdisk or ramdisk)
+        # a driver domain the suite builds gets an initramfs of its own (drvdom_image)
+        dd = dataclasses.replace(dd, kernel=dd.kernel or kernel,
+                                 ramdisk=dd.ramdisk or (None if dd.built else ramdisk))
         g = dataclasses.replace(g, kernel=g.kernel or kernel)
     return dataclasses.replace(target, device=dev, driver_domain=dd, guests=g)

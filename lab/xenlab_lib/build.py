@@ -124,8 +124,9 @@ def make_disk(tree: Path, disk: Path) -> None:
 
 
 def install_grub(disk: Path, files: Path, key: Path, host_key: str, clock: Clock) -> None:
-    """The installer's last step, done in a first boot of the disk (with QEMU's -kernel:
-    nothing is on the MBR yet): grub-install on the real block device, then update-grub,
+    """The installer's last steps, done in a first boot of the disk (with QEMU's -kernel:
+    nothing is on the MBR yet): the targeted initramfs made for this machine, grub-install
+    on the real block device, then update-grub,
     which writes the multiboot2 Xen entry (Debian's 20_linux_xen) that every later boot
     takes; then power off."""
     rund = files / "run"
@@ -145,7 +146,8 @@ def install_grub(disk: Path, files: Path, key: Path, host_key: str, clock: Clock
                    remote.answers(ports["dom0"], key, kh), deadline_s=900, interval=3)
         r = remote.ssh(ports["dom0"], key, kh, (
             "echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | "
-            "debconf-set-selections && grub-install /dev/vda && update-grub && sync"),
+            "debconf-set-selections && update-initramfs -u && grub-install /dev/vda && "
+            "update-grub && sync"),
             timeout=900)
         if r.returncode != 0:
             raise LabError(f"grub-install/update-grub failed: {r.stdout[-2000:]}"

@@ -61,6 +61,10 @@ mkdir -p -m 700 /root/.ssh
 apt-get update
 echo 'grub-pc grub-pc/install_devices multiselect' | debconf-set-selections
 apt-get install -y --no-install-recommends grub-pc
+# a targeted initramfs (the installer's "targeted" choice, MODULES=dep; made in the first
+# boot, where the machine's own devices can be seen): with the generic one (MODULES=most,
+# about 750 modules) update-initramfs took over 10 min in Dom0 under TCG, 1.5 min with it
+sed -i 's/^MODULES=most/MODULES=dep/' /etc/initramfs-tools/initramfs.conf
 
 # --- quiet, deterministic hosts: no periodic jobs in the background
 for t in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do

@@ -40,7 +40,7 @@ RUNS: dict[str, Path] = {}  # name -> the run.json a run_suite() of this session
 
 @dataclass
 class Lab:
-    mode: str            # "fresh" or "hide"
+    mode: str            # "fresh", "snapshot:NAME" or "changed" (by a test: booted again)
     target: Target
     up_seconds: float
     flavour: str = DEFAULT_FLAVOUR
@@ -54,8 +54,8 @@ class LabManager:
         self.current: Lab | None = None
 
     def get(self, mode: str, flavour: str = DEFAULT_FLAVOUR) -> Lab:
-        """The lab in ``mode``: "fresh", "hide" (hidden at boot) or "snapshot:NAME", booted
-        with ``flavour`` (the same lab instance, other images: an upgraded host)."""
+        """The lab in ``mode``: "fresh" or "snapshot:NAME", booted with ``flavour`` (the
+        same lab instance, other images)."""
         if self.current is not None and (self.current.mode, self.current.flavour) \
                 == (mode, flavour):
             return self.current
@@ -66,9 +66,7 @@ class LabManager:
         xenlab("down", timeout=120)
         self.current = None
         start = time.monotonic()
-        args = {"fresh": [], "hide": ["--hide-at-boot"]}.get(mode)
-        if args is None:
-            args = ["--from", mode.removeprefix("snapshot:")]
+        args = [] if mode == "fresh" else ["--from", mode.removeprefix("snapshot:")]
         p = xenlab("up", "--flavour", flavour, *args)
         if p.returncode != 0:
             pytest.fail(f"lab/xenlab up failed (exit {p.returncode}):\n{p.stdout[-3000:]}\n"
@@ -130,12 +128,6 @@ def labs() -> Iterator[LabManager]:
 def lab(labs: LabManager) -> Lab:
     """The lab as a freshly installed Xen host (the NIC on its native driver)."""
     return labs.get("fresh")
-
-
-@pytest.fixture
-def lab_hidden(labs: LabManager) -> Lab:
-    """The lab booted with xen-pciback.hide=(BDF) on Dom0's command line."""
-    return labs.get("hide")
 
 
 @dataclass

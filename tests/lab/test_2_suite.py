@@ -20,33 +20,77 @@ SCENARIOS = sum(line.strip().startswith("Scenario:")
 
 ISOLATION = "test_restarting_the_driver_domain_while_the_guests_run"
 NO_ISOLATION = ("-m", "not isolation")  # runs that need not restart the driver domain
+PERSIST = "test_the_setup_comes_back_after_the_host_reboots"
+WHY_SKIPPED = {ISOLATION: "runs with --provision only", PERSIST: "runs with --persist only"}
 
 
-def all_passed(run, *, isolation: str = "passed") -> None:
+def all_passed(run, *, isolation: str = "passed", persist: str = "skipped") -> None:
     """Every scenario passed; the isolation scenario as said: "passed", "skipped" (check
-    mode: it would restart a domain) or "deselected" (left out with NO_ISOLATION)."""
+    mode: it would restart a domain) or "deselected" (left out with NO_ISOLATION); the
+    reboot scenario "skipped" (without --persist) or "passed"."""
     assert run.returncode == 0, run.output[-5000:]
-    iso = {n: o for n, o in run.outcomes.items() if n.startswith(ISOLATION)}
-    rest = {n: o for n, o in run.outcomes.items() if not n.startswith(ISOLATION)}
-    assert len(rest) == SCENARIOS - 1, run.outcomes
+    special = {ISOLATION: isolation, PERSIST: persist}
+    rest = {n: o for n, o in run.outcomes.items() if not n.startswith(tuple(special))}
+    assert len(rest) == SCENARIOS - 2, run.outcomes
     assert set(rest.values()) == {"passed"}, run.messages
-    if isolation == "deselected":
-        assert not iso, iso
-    else:
-        assert list(iso.values()) == [isolation], (iso, run.messages)
-        if isolation == "skipped":
-            [name] = iso
-            assert "runs with --provision only" in run.messages[name], run.messages[name]
+    for prefix, want in special.items():
+        got = {n: o for n, o in run.outcomes.items() if n.startswith(prefix)}
+        if want == "deselected":
+            assert not got, got
+            continue
+        assert list(got.values()) == [want], (got, run.messages)
+        if want == "skipped" and prefix == ISOLATION:
+            [name] = got
+            assert WHY_SKIPPED[prefix] in run.messages[name], run.messages[name]
 
 
-def test_a_provisioning_run_passes_every_scenario_and_restores_dom0(lab):
-    before = dom0_state(lab)
-    run = run_suite("--provision", name="provision")
-    after = dom0_state(lab)
-    all_passed(run)
+def test_a_persistent_run_comes_back_after_a_reboot_and_restores_dom0(lab):
+    """The main provisioning run, made permanent: provision, write the boot config (GRUB,
+    initramfs, autostart), reboot Dom0 for real, every scenario on what came back (the
+    hide read from the boot command line, the driver-domain restart included), restore,
+    reboot again: Dom0 as found, its boot files compared by content."""
+    before, files, boot = dom0_state(lab), boot_files(lab), boot_id(lab)
+    run = run_suite("--provision", "--persist", name="provision", timeout=3600)
+    after, files_after = dom0_state(lab), boot_files(lab)
+    all_passed(run, persist="passed")
     assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
-    assert "xl pci-assignable-add 0000:00:05.0" in run.transcript
-    assert "xl pci-assignable-remove -r 0000:00:05.0" in run.transcript
+    assert files_after == files, changed(files, files_after)
+    assert boot_id(lab) != boot
+    assert run.output.count("rebooting Dom0") == 2, "not rebooted twice (in, then out)"
+    assert "xl pci-assignable-add 0000:00:05.0" in run.transcript  # before the reboot
+    for step in ("update-initramfs -u -k all", "update-grub", "systemctl reboot"):
+        assert step in run.transcript, step
+
+
+def boot_id(lab) -> str:
+    r = lab.dom0()
+    try:
+        return r.out("cat", "/proc/sys/kernel/random/boot_id").strip()
+    finally:
+        r.close()
+
+
+# what a permanent setup may change in Dom0, read independently of the suite: every file
+# by content, every link by target
+BOOT_PATHS = ("/boot", "/etc/default", "/etc/initramfs-tools", "/etc/modprobe.d",
+              "/etc/systemd/system", "/etc/xen", "/var/lib/xenaccept")
+
+
+def boot_files(lab) -> dict[str, str]:
+    r = lab.dom0()
+    try:
+        out = r.out("sh", "-c", 'find "$@" -type f -exec sha256sum {} + 2>/dev/null; '
+                    'find "$@" -type l -printf "%l  %p\\n" 2>/dev/null; true', "sh",
+                    *BOOT_PATHS, timeout=300)
+    finally:
+        r.close()
+    return {path: digest for digest, _, path in
+            (line.partition("  ") for line in out.splitlines()) if path}
+
+
+def changed(a: dict[str, str], b: dict[str, str]) -> str:
+    return "\n".join(f"{p}: {a.get(p, '(absent)')} -> {b.get(p, '(absent)')}"
+                     for p in sorted(set(a) | set(b)) if a.get(p) != b.get(p))
 
 
 def many_targets_in_parallel(lab, tmp_path) -> None:
@@ -60,7 +104,7 @@ def many_targets_in_parallel(lab, tmp_path) -> None:
     names = [f"{lab.target.name}-via-{i}" for i in (1, 2)]
     for name in names:
         mine = {n: o for n, o in run.outcomes.items() if f"[{name}]" in n}
-        assert sorted(mine.values()) == ["passed"] * (SCENARIOS - 1) + ["skipped"], mine
+        assert sorted(mine.values()) == ["passed"] * (SCENARIOS - 2) + ["skipped"] * 2, mine
     record = json.loads(RUNS["check-two-targets"].read_text())
     assert record["connections"] == {n: {"dom0": 1, "driver_domain": 1} for n in names}, \
         record["connections"]

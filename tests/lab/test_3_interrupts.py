@@ -52,26 +52,41 @@ def test_a_timeout_restores_dom0(lab, tmp_path):
     assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
 
 
-def test_sigint_while_the_driver_domain_boots_restores_dom0(lab):
-    """Ctrl-C (SIGINT) once the driver domain exists."""
-    before = dom0_state(lab)
+def test_sigint_while_a_persistent_run_rewrites_the_boot_files_restores_dom0(lab):
+    """Ctrl-C (SIGINT) in a --persist run while Dom0 runs update-initramfs: the update the
+    run left is let finish, then every boot file is put back byte for byte (no reboot
+    needed: Dom0 never booted the changed files)."""
+    from .test_2_suite import boot_files, changed
+    before, files = dom0_state(lab), boot_files(lab)
     cmd = [sys.executable, "-m", "pytest", f"--inventory={INVENTORY}", "--provision",
-           "--junitxml=reports/junit-interrupt-sigint.xml"]
+           "--persist", "--junitxml=reports/junit-interrupt-sigint.xml"]
     p = subprocess.Popen(cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
+    seen = []
+    assert p.stdout is not None
+    for line in p.stdout:  # the run's live log, until the boot files are being rewritten
+        seen.append(line)
+        if "update-initramfs -u -k all, then update-grub" in line:
+            break
+    else:
+        pytest.fail("the run ended before rewriting the boot files:\n" + "".join(seen[-60:]))
     dom0 = SSHRunner("dom0", lab.target.dom0, read_only=True)
-    try:
-        wait.until(lambda: "drvdom" in dom0.out("xl", "list"), timeout=300, interval=1,
-                   what="the driver domain to exist")
+    try:  # Ctrl-C once update-initramfs is under way in Dom0
+        wait.until(lambda: dom0.run("pgrep", "update-initramf|mkinitramfs").ok, timeout=120,
+                   interval=0.5, what="update-initramfs to run in Dom0")
     finally:
         dom0.close()
     p.send_signal(signal.SIGINT)
-    out, _ = p.communicate(timeout=600)
-    print(out[-4000:])
-    after = dom0_state(lab)
+    out, _ = p.communicate(timeout=1200)
+    out = "".join(seen) + out
+    print(out[-5000:])
+    after, files_after = dom0_state(lab), boot_files(lab)
     assert p.returncode != 0
     assert "KeyboardInterrupt" in out
+    assert "restore: put back the boot files" in out
+    assert "rebooting Dom0" not in out
     assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
+    assert files_after == files, changed(files, files_after)
 
 
 INJECTIONS = {

@@ -45,10 +45,11 @@ class HostState:
     domains: tuple[str, ...]
     files: tuple[str, ...]            # the suite's configs and its work dir, where present
     pciback_loaded: bool = False
+    boot: tuple[tuple[str, str], ...] = ()  # --persist: (path, sha256) of grub.cfg, initrds
 
     def diff(self, other: HostState) -> list[str]:
         out = []
-        for name in ("device_driver", "domains", "files", "pciback_loaded"):
+        for name in ("device_driver", "domains", "files", "pciback_loaded", "boot"):
             a, b = getattr(self, name), getattr(other, name)
             if a != b:
                 out.append(f"{name}: before {a!r}, after {b!r}")

@@ -17,20 +17,32 @@ from ..host import Host
 from ..inventory import Target
 from ..runner import Runner
 from ..ssh import SSHRunner
-from . import stages
+from . import persist, stages
 from .journal import HostState, Journal
+from .persist import Record
 from .stages import MARKER, Stage
+
+REBOOT_TIMEOUT = 600.0     # Dom0 back over SSH after a reboot (TCG: 44-46 s measured)
+GUESTS_AT_BOOT = persist.READY_DEADLINE + 120.0
+# undo entries whose change a reboot into the permanent setup takes away (the boot config
+# makes them again at boot; the restore's own reboot boots without them)
+RUNTIME_ONLY = ("unload xen-pciback", "give ", "stop xl devd", "remove bridge")
 
 
 class Setup:
     """Hosts of one target and the provisioning of its setup (when allowed)."""
 
     def __init__(self, target: Target, dom0: Runner, drvdom: Runner, *, provision: bool,
-                 log: Callable[[str], None] = print) -> None:
+                 persist: bool = False, log: Callable[[str], None] = print) -> None:
         self.target = target
         self.dom0 = Host(dom0)
         self.drvdom = Host(drvdom)
         self.provision = provision
+        self.persist = persist          # --persist: made permanent and the host rebooted
+        self.persisted = False          # the driver domain brings up its bridge, xl devd
+        self.rebooted = False           # Dom0 rebooted into the permanent setup by this run
+        self.boot_ids: tuple[str, str] | None = None  # Dom0's boot before and after that
+        self.record = Record(target.device.bdf)  # what --persist changed in Dom0
         self.log = log
         self.journal = Journal(log=log)
         self.reached = 0               # highest Stage reached by this run
@@ -59,13 +71,16 @@ class Setup:
         """Dom0 as the suite may change it, read in one command: the device's driver, the
         domains, which of the suite's files exist, whether xen-pciback is loaded."""
         paths = [*self.config_paths(), WORK]
+        if self.persist:
+            paths += persist.CONFIG_FILES
         r = self.dom0.runner.run("sh", "-c", 'for p; do [ -e "$p" ] && echo "$p"; done; '
                                  '[ -d /sys/bus/pci/drivers/pciback ] && echo pciback; true',
                                  "sh", *paths)
         found = r.stdout.split()
+        boot = tuple(sorted(persist.hashes(self.dom0.runner).items())) if self.persist else ()
         return HostState(self.dom0.pci(self.bdf).driver,
                          tuple(sorted(d.name for d in self.dom0.xl.domains())),
-                         tuple(p for p in paths if p in found), "pciback" in found)
+                         tuple(p for p in paths if p in found), "pciback" in found, boot)
 
     def passthrough_unsupported(self) -> str | None:
         """Why PCI passthrough cannot work on this host (None when it can): Xen reports
@@ -94,6 +109,11 @@ class Setup:
         if self.before is None:
             self.before = self.state()
             self.device_found_driver = self.before.device_driver
+        if self.persist:  # every checkpoint is checked on the setup after the reboot
+            why = persist.unsupported(self.dom0.runner) if self.reached == 0 else None
+            if why:
+                raise HarnessError(why)
+            stage = Stage.PERSISTED
         for s in Stage:
             if s > stage:
                 break
@@ -167,6 +187,75 @@ class Setup:
             self._bridge_ll = self.drvdom.bridge(self.target.bridge).link_local()
         return self._bridge_ll
 
+    # -- reboots ----------------------------------------------------------------
+    def boot_id(self) -> str:
+        return self.dom0.runner.out("cat", "/proc/sys/kernel/random/boot_id",
+                                    timeout=20).strip()
+
+    def reboot_host(self, why: str) -> float:
+        """Reboot Dom0 for real and wait (with a deadline, progress logged) until it answers
+        from a new boot; returns the seconds it took."""
+        runner = self.dom0.runner
+        old = self.boot_id()
+        self.log(f"rebooting Dom0 {why}")
+        start = time.monotonic()
+        try:
+            runner.run("systemctl", "reboot", mutates=True, timeout=30)
+        except HarnessError:
+            pass  # the connection may go down under the command
+        runner.close()
+        self.drvdom.runner.close()
+        said = [start]
+
+        def back() -> bool:
+            now = time.monotonic()
+            if now - said[0] >= 30:
+                self.log(f"waiting for Dom0 to come back ({now - start:.0f} s)")
+                said[0] = now
+            try:
+                return self.boot_id() != old
+            except HarnessError:
+                runner.close()
+                raise
+        try:
+            wait.until(back, timeout=REBOOT_TIMEOUT, interval=2,
+                       what=f"Dom0 to come back after the reboot {why}")
+        except wait.WaitTimeout as e:
+            raise HarnessError(f"Dom0 did not come back within {REBOOT_TIMEOUT:.0f} s of its "
+                               f"reboot {why}: {e}\n{persist.manual_undo(self.bdf)}") from e
+        took = time.monotonic() - start
+        self.log(f"Dom0 back {took:.0f} s after the reboot")
+        return took
+
+    def reboot_into_persistent(self) -> None:
+        """Reboot into the permanent setup, then wait for it to come back by itself: the
+        driver domain (started by the autostart unit), its xl devd and bridge (its own
+        config), the guests and their vifs."""
+        before = self.boot_id()
+        for u in list(self.journal.entries):
+            if u.what.startswith(RUNTIME_ONLY):
+                self.journal.entries.remove(u)
+        self.rebooted = True
+        self.reboot_host("into the permanent setup")
+        self.boot_ids = (before, self.boot_id())
+        t = self.target
+        dd = t.driver_domain.name
+        start = time.monotonic()
+        wait.until(lambda: self.dom0.xl.domain(dd), timeout=300,
+                   what=f"{dd} started at boot by {persist.UNIT}")
+        self.wait_driver_domain()
+        stages.backend_daemon(self)
+        stages.bridge(self)
+        wait.until(lambda: all(self.dom0.xl.domain(g) for g in t.guests.names),
+                   timeout=GUESTS_AT_BOOT, what=f"the guests started at boot by {persist.UNIT}")
+        br = self.drvdom.bridge(t.bridge)
+        for name in t.guests.names:
+            vif = self.vif_name(name) or "?"
+            stages.until_forwarding(br, vif, timeout=180,
+                                    what=f"{vif} of {name} enslaved to {br.name}")
+        self.log(f"the setup came back by itself {time.monotonic() - start:.0f} s after "
+                 "Dom0 answered")
+
     # -- isolation ----------------------------------------------------------------
     def restart_driver_domain(self) -> float:
         """Destroy the driver domain while the guests run, create it again from its config,
@@ -185,8 +274,9 @@ class Setup:
         stages.create(self, dd, t.config_path(dd))
         self.drvdom.runner.close()
         self.wait_driver_domain()
-        self.reached = Stage.DRIVER_DOMAIN  # the new domain has no xl devd nor bridge yet
-        self.ensure(Stage.BRIDGE)
+        # the new domain has no xl devd nor bridge yet (a permanent one makes its own)
+        stages.backend_daemon(self)
+        stages.bridge(self)
         br = self.drvdom.bridge(t.bridge)
         for i, guest in enumerate(t.guests.names):
             for vif in self.dom0.xl.network_list(guest):
@@ -195,7 +285,6 @@ class Setup:
         for guest in t.guests.names:
             vif = self.vif_name(guest, self.dom0.xl.network_list(guest)[0].devid)
             stages.until_forwarding(br, vif, timeout=180, what=f"{vif} of {guest} back on {br.name}")
-        self.reached = Stage.GUESTS
         return time.monotonic() - start
 
     # -- restoring --------------------------------------------------------------
@@ -209,7 +298,8 @@ class Setup:
         if WORK in self.before.files:  # images built by the kept run: removed last
             self.journal.push(f"remove {WORK}", lambda: self.dom0.runner.run(
                 "rm", "-rf", WORK, mutates=True, check=True, timeout=300))
-        if self.dom0.file_exists(stages.PCIBACK_LOADED):
+        record = persist.load(self.dom0.runner) if WORK in self.before.files else None
+        if record is None and self.dom0.file_exists(stages.PCIBACK_LOADED):
             self.journal.push("unload xen-pciback", lambda: self.dom0.runner.run(
                 "modprobe", "-r", "xen-pciback", mutates=True))
         ours = []
@@ -220,7 +310,8 @@ class Setup:
         if t.driver_domain.name in ours:
             from ..kernel import hidden_bdfs
             hidden_at_boot = self.bdf in hidden_bdfs(self.dom0.kernel.cmdline)
-            if not hidden_at_boot and self.dom0.xl.assignable_record(self.bdf) is not None:
+            if record is None and not hidden_at_boot and \
+                    self.dom0.xl.assignable_record(self.bdf) is not None:
                 self.journal.push(f"give {self.bdf} back to its driver",
                                   lambda: self.dom0.xl.assignable_remove(self.bdf))
         for name in ours:  # the driver domain first, so it is undone last
@@ -229,12 +320,36 @@ class Setup:
                 "rm", "-f", p, mutates=True, check=True))
             self.journal.push(f"destroy {name}", lambda n=name: self.destroy(n))
             self.started.append(name)
+        if record is not None:  # made permanent (--persist --keep): undone first, then a reboot
+            runner = self.dom0.runner
+            self.journal.push("put back the boot files update-grub and update-initramfs made",
+                              lambda: persist.restore_generated(runner, record, self.log))
+            self.journal.push(f"remove {', '.join(record.files)}",
+                              lambda: persist.remove_files(runner, record))
+            self.rebooted = True
         self.before = None  # the state before the kept run is not known
         return [u.what for u in self.journal.entries]
 
     def restore(self) -> list[str]:
-        """Undo this run's changes and verify Dom0 is as found; returns the problems."""
-        problems = self.journal.unwind()
+        """Undo this run's changes and verify Dom0 is as found; returns the problems. After
+        a reboot into the permanent setup, Dom0 is rebooted again once its files are back,
+        so that it runs as it boots without them."""
+        problems: list[str] = []
+        if self.rebooted:  # interrupted while Dom0 was down: wait for it first
+            try:
+                self.dom0.runner.close()
+                if isinstance(self.dom0.runner, SSHRunner):
+                    self.dom0.runner.wait_reachable(timeout=REBOOT_TIMEOUT)
+            except HarnessError as e:
+                return [f"Dom0 does not answer after the reboot: {e}\n"
+                        f"{persist.manual_undo(self.bdf)}"]
+        problems += self.journal.unwind()
+        if self.rebooted:
+            try:
+                self.reboot_host("to boot without the suite's boot config")
+                self.rebooted = False
+            except HarnessError as e:
+                problems.append(str(e))
         self.reached = 0
         self.started.clear()
         if self.before is not None:

@@ -11,6 +11,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from .. import guest_payload, state, wait
+from . import persist
 from ..bridge import Bridge
 from ..drvdom_image import WORK, DriverDomainImage, Personal
 from ..errors import CheckFailed, HarnessError
@@ -32,6 +33,7 @@ class Stage(enum.IntEnum):
     BACKEND_DAEMON = 3
     BRIDGE = 4
     GUESTS = 5
+    PERSISTED = 6   # --persist only: made permanent, and the host rebooted into it
 
 
 def until_forwarding(br: Bridge, port: str, *, timeout: float, what: str) -> None:
@@ -50,6 +52,8 @@ def hide_device(s: Setup) -> None:
         raise CheckFailed("device", f"PCI device {s.bdf} in Dom0", "no such device")
     if dev.driver == "pciback":
         s.log(f"{s.bdf} already on pciback (hidden at boot or before): left as found")
+        if s.persist:
+            persist.write_boot_hide(s, s.record)
         return
     if not s.dom0.file_exists("/sys/bus/pci/drivers/pciback"):
         # a note in the work dir tells a later `teardown` of a kept setup to unload it
@@ -62,6 +66,8 @@ def hide_device(s: Setup) -> None:
     s.dom0.xl.assignable_add(s.bdf)
     s.journal.push(f"give {s.bdf} back to {s.device_found_driver or 'no driver'}",
                    lambda: s.dom0.xl.assignable_remove(s.bdf, rebind=True))
+    if s.persist:  # hidden at boot too from the next boot on
+        persist.write_boot_hide(s, s.record)
 
 
 def write_config(s: Setup, domain: str, items: dict[str, str | int | list[str]]) -> str:
@@ -85,13 +91,14 @@ def create(s: Setup, domain: str, path: str) -> None:
     s.started.append(domain)
 
 
-def driver_domain_disk(s: Setup) -> str:
-    """The xl disk of the driver domain: the operator's, or an image the suite builds in
-    Dom0 from Dom0's own system, with a client key made for this run and a host key
-    generated for the domain and pinned here."""
+def driver_domain_disk(s: Setup) -> tuple[str, str]:
+    """The xl disk and ramdisk of the driver domain: the operator's (Dom0's initrd unless
+    the inventory names one), or an image the suite builds in Dom0 from Dom0's own system,
+    with a client key made for this run and a host key generated for the domain and pinned
+    here, and an initramfs of its own that mounts it."""
     dd = s.target.driver_domain
     if dd.disk is not None:
-        return dd.disk
+        return dd.disk, dd.ramdisk or ""
     keys = state.keys_for(s.target.name)
     client = keys.new_client_key()
     s.log(f"{dd.name}: client key for this run {keys.key_file}")
@@ -110,14 +117,15 @@ def driver_domain_disk(s: Setup) -> str:
     s.log(f"{dd.name}: host key pinned in {keys.known_hosts} ({built.host_key.split()[0]})")
     if isinstance(s.drvdom.runner, SSHRunner):  # reached with them from now on
         s.drvdom.runner.retarget(keys.spec(s.drvdom.runner.spec))
-    return f"format=raw,vdev=xvda,access=rw,target={built.path}"
+    ramdisk = dd.ramdisk or image.boot_initramfs(s.dom0.kernel.release)
+    return f"format=raw,vdev=xvda,access=rw,target={built.path}", ramdisk
 
 
 def driver_domain(s: Setup) -> None:
     dd = s.target.driver_domain
-    disk = driver_domain_disk(s)
+    disk, ramdisk = driver_domain_disk(s)
     path = write_config(s, dd.name, {
-        "name": dd.name, "type": "pv", "kernel": dd.kernel or "", "ramdisk": dd.ramdisk or "",
+        "name": dd.name, "type": "pv", "kernel": dd.kernel or "", "ramdisk": ramdisk,
         "extra": dd.extra, "memory": dd.memory, "vcpus": dd.vcpus, "disk": [disk],
         "pci": [s.bdf], "driver_domain": 1,
     })
@@ -127,6 +135,10 @@ def driver_domain(s: Setup) -> None:
 
 def backend_daemon(s: Setup) -> None:
     hp = s.drvdom.hotplug
+    if s.persisted:  # the driver domain starts it by itself, from its own config
+        wait.until(hp.devd_pids, timeout=120, what="xl devd to run in the driver domain "
+                   "(xenaccept-devd.service, its own boot config)")
+        return
     if hp.devd_pids():
         s.log("xl devd already runs in the driver domain: left as found")
         return
@@ -145,6 +157,10 @@ def backend_daemon(s: Setup) -> None:
 def bridge(s: Setup) -> None:
     br = s.drvdom.bridge(s.target.bridge)
     nic = s.target.driver_domain.nic
+    if s.persisted:  # systemd-networkd in the driver domain makes it at boot
+        until_forwarding(br, nic, timeout=120, what=f"{nic} enslaved to {br.name} by the "
+                         "driver domain's own systemd-networkd config")
+        return
     if br.exists:
         s.log(f"bridge {br.name} already exists: left as found")
         return
@@ -185,6 +201,17 @@ def guests(s: Setup) -> None:
                          what=f"{vif} of {name} enslaved to {br.name}")
 
 
+def persistent(s: Setup) -> None:
+    """The running setup made permanent (:mod:`.persist`; the boot-time hide was written with
+    the run-time one), then the host rebooted for real and everything waited for as it
+    comes back by itself."""
+    persist.write_driver_domain(s)
+    s.persisted = True
+    persist.write_autostart(s, s.record)
+    s.reboot_into_persistent()
+
+
 BUILD = {Stage.DEVICE_HIDDEN: hide_device, Stage.DRIVER_DOMAIN: driver_domain,
-         Stage.BACKEND_DAEMON: backend_daemon, Stage.BRIDGE: bridge, Stage.GUESTS: guests}
+         Stage.BACKEND_DAEMON: backend_daemon, Stage.BRIDGE: bridge, Stage.GUESTS: guests,
+         Stage.PERSISTED: persistent}
 

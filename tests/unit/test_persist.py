@@ -1,0 +1,118 @@
+"""The persistent mode's files and its byte-exact undo, without a host: the texts it writes
+checked by the tools that read them (sh, and systemd's own `$` rule), the undo's decisions
+on a runner that records what it is told."""
+
+import re
+import subprocess
+
+import pytest
+
+from xenaccept.provision import persist
+from xenaccept.runner import Runner
+
+BDF = "0000:00:05.0"
+
+
+class Recorder(Runner):
+    """Records every command; answers from {command prefix: (rc, stdout)}."""
+
+    def __init__(self, answers: dict[str, tuple[int, str]]) -> None:
+        super().__init__("dom0", read_only=False)
+        self.answers = answers
+        self.sent: list[str] = []
+
+    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
+        self.sent.append(command)
+        for prefix, (rc, out) in self.answers.items():
+            if command.startswith(prefix):
+                return rc, out, ""
+        return 0, "", ""
+
+
+def sourced(dropin: str, before: str) -> str:
+    """Dom0's command line of the Xen entries, as 20_linux_xen computes it, after GRUB's
+    defaults (``before``) and the drop-in are sourced."""
+    script = (before + "\n" + dropin +
+              '\n[ -n "$GRUB_CMDLINE_LINUX_XEN_REPLACE" ] && '
+              'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX_XEN_REPLACE"\necho "$GRUB_CMDLINE_LINUX"')
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_the_grub_dropin_appends_the_hide_to_dom0s_line_only():
+    dropin = persist.grub_dropin(BDF)
+    assert sourced(dropin, 'GRUB_CMDLINE_LINUX="console=hvc0 quiet"') == \
+        f"console=hvc0 quiet xen-pciback.hide=({BDF})"
+    # an operator's own Xen-only line is kept and extended
+    assert sourced(dropin, 'GRUB_CMDLINE_LINUX="a"\nGRUB_CMDLINE_LINUX_XEN_REPLACE="b"') == \
+        f"b xen-pciback.hide=({BDF})"
+
+
+def test_the_autostart_script_starts_the_driver_domain_first_and_parses(tmp_path):
+    text = persist.autostart_script({"drvdom": "/etc/xen/drvdom.cfg",
+                                     "g 1": "/etc/xen/g 1.cfg"}, "drvdom", ["g 1"])
+    script = tmp_path / "autostart"
+    script.write_text(text)
+    subprocess.run(["sh", "-n", str(script)], check=True)
+    start = text[text.index("start() {"):text.index("stop() {")]
+    assert start.index("xl create /etc/xen/drvdom.cfg") < start.index(persist.READY_KEY) \
+        < start.index("xl create '/etc/xen/g 1.cfg'")
+    stop = text[text.index("stop() {"):]
+    assert stop.index("xl destroy 'g 1'") < stop.index("xl shutdown -w drvdom")
+
+
+def test_the_driver_domains_units_leave_no_dollar_for_systemd_to_expand():
+    files = persist.driver_domain_files("xenbr0", "eth0", "52:54:00:5a:00:05", "e1000",
+                                        "DHCP=ipv4\n", "/usr/lib/xen-4.17/bin/xl")
+    ready = files["/etc/systemd/system/xenaccept-ready.service"]
+    # systemd expands $NAME and ${NAME} in Exec lines itself: the shell's must be $$
+    assert not re.search(r"(?<!\$)\$(?!\$)", ready.replace("$$", "")), ready
+    netdev = files["/etc/systemd/network/10-xenaccept-xenbr0.netdev"]
+    assert "MACAddress=52:54:00:5a:00:05" in netdev and "Kind=bridge" in netdev
+    port = files["/etc/systemd/network/10-xenaccept-xenbr0-port.network"]
+    assert "Driver=e1000" in port and "Bridge=xenbr0" in port
+
+
+def test_a_host_without_grub_or_initramfs_tools_is_refused_with_the_reason():
+    r = Recorder({"sh -c 'for c in": (0, "no update-grub\nno /boot/grub/grub.cfg\n")})
+    why = persist.unsupported(r)
+    assert why and "no update-grub, no /boot/grub/grub.cfg" in why
+
+
+def record() -> persist.Record:
+    return persist.Record(BDF, files=[persist.GRUB_DROPIN],
+                          generated={"/boot/grub/grub.cfg": "g2", "/boot/initrd.img-6.1": "i2"},
+                          backups={"/boot/grub/grub.cfg": f"{persist.BACKUP}/grub.cfg",
+                                   "/boot/initrd.img-6.1": f"{persist.BACKUP}/initrd.img-6.1"})
+
+
+def test_the_record_survives_its_json():
+    assert persist.Record.from_json(record().to_json()) == record()
+
+
+def test_unchanged_boot_files_are_copied_back_byte_for_byte():
+    r = Recorder({"sh -c 'sha256sum": (0, "g2  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n")})
+    persist.restore_generated(r, record(), log=lambda m: None)
+    assert f"cp -a {persist.BACKUP}/grub.cfg /boot/grub/grub.cfg" in r.sent
+    assert f"cp -a {persist.BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
+    assert not any(c.startswith(("update-grub", "update-initramfs")) for c in r.sent)
+    assert r.sent[0].startswith("sh -c 'n=0; while pgrep")  # an update left running first
+
+
+def test_boot_files_regenerated_since_are_made_again_not_overwritten():
+    """A kernel installed while the setup was permanent: its initrd is new, grub.cfg
+    changed; the old initrd still as the suite left it."""
+    r = Recorder({"sh -c 'sha256sum": (0, "g3  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n"
+                                          "n1  /boot/initrd.img-6.12\n")})
+    persist.restore_generated(r, record(), log=lambda m: None)
+    assert f"cp -a {persist.BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
+    assert "update-initramfs -u -k 6.12" in r.sent
+    assert r.sent[-2] == "update-grub"
+    assert not any("grub.cfg /boot/grub/grub.cfg" in c for c in r.sent)
+
+
+@pytest.mark.parametrize("name", ["update-initramfs", "mkinitramfs", "update-grub",
+                                  "grub-mkconfig"])
+def test_the_updaters_are_matched_by_the_names_the_kernel_keeps(name):
+    pattern = persist.UPDATERS.strip("'")
+    assert re.search(pattern, name[:15]), name
