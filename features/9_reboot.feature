@@ -4,7 +4,7 @@ Feature: 9. The setup comes back after the host reboots
   With `--provision --persist` the suite makes the running setup permanent the way an
   operator does, then reboots Dom0 for real and runs every checkpoint on what came back:
   - the hide: `xen-pciback.hide=(BDF)` on Dom0's command line in the Xen boot entries
-    (`/etc/default/grub.d/xenaccept.cfg`, then `update-grub`), and xen-pciback in the
+    (`/etc/default/grub.d/zz-xenaccept.cfg`, then `update-grub`), and xen-pciback in the
     initramfs, loaded before the native driver (an initramfs-tools hook and a modprobe.d
     `softdep`, then `update-initramfs -u -k all`);
   - the domains: `xenaccept-domains.service` creates the driver domain at boot, waits until

@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 
-from . import build, flavours, lab
+from . import boot, build, flavours, lab, snapshots
 from .common import LabError, run, run_dir
 
 HOST_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "e2fsprogs",
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             build.build(force=a.force, flavour=flavours.resolve(a.flavour))
             return 0
         if a.cmd == "up":
-            return lab.up(a.from_name, a.cold, flavours.resolve(a.flavour))
+            return boot.up(a.from_name, a.cold, flavours.resolve(a.flavour))
         if a.cmd == "down":
             return lab.down()
         if a.cmd == "status":
@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if inv.is_file() else 1
         if a.cmd == "snapshot":
             if a.snapcmd == "save":
-                return lab.save_snapshot(a.name)
-            return lab.list_snapshots(a.flavour)
+                return snapshots.save_snapshot(a.name)
+            return snapshots.list_snapshots(a.flavour)
     except LabError as e:
         print(f"xenlab: {e}", file=sys.stderr)
         return 2

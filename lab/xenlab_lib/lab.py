@@ -1,15 +1,13 @@
-"""The lab's commands other than bringing it up: down, status, ssh, faults (and, for the
-command line, the others re-exported)."""
+"""The lab's commands other than bringing it up and snapshots: down, status, ssh, faults."""
 from __future__ import annotations
 
 import time
 
 from . import build, faults, flavours, inventory, qemu, remote
-from .boot import up  # noqa: F401
 from .common import LabError, fmt_secs, lab_name, run_dir
 from .instance import creds, load_state, serial_faults, shown_flavour, ssh, state_flavour
 from .overlays import overlay_dir
-from .snapshots import list_snapshots, load_snapmeta, save_snapshot  # noqa: F401
+from .snapshots import load_snapmeta
 
 
 def down() -> int:

@@ -57,6 +57,21 @@ def test_xen_offers_pci_passthrough_through_the_iommu(lab):
     assert "Intel VT-d" in dmesg
 
 
+def test_the_host_boots_like_hardware_through_grub_from_its_disk(lab):
+    """SeaBIOS, GRUB from the disk's MBR, the Xen entry update-grub wrote: so bootloader and
+    initramfs changes take effect at a reboot, as on a real host."""
+    r = lab.dom0()
+    try:
+        dmesg = r.out("xl", "dmesg")
+        cmdline = r.out("cat", "/proc/cmdline")
+        entry = r.out("grep", "-m1", "-E", "multiboot2[[:space:]]+/boot/xen", "/boot/grub/grub.cfg")
+    finally:
+        r.close()
+    assert "Bootloader: GRUB 2" in dmesg, dmesg[:2000]
+    assert cmdline.startswith("placeholder root=UUID="), cmdline  # update-grub's Dom0 line
+    assert "/boot/xen-4.17-amd64.gz" in entry and "iommu=1" in entry, entry
+
+
 def test_the_nic_is_in_dom0_on_its_native_driver(lab):
     r = lab.dom0()
     bdf = lab.target.device.bdf

@@ -12,7 +12,7 @@ from xenaccept.errors import HarnessError
 from xenaccept.ssh import SSHRunner
 
 from .conftest import RUNS, ROOT, dom0_state, dump, run_suite
-from .test_2_suite import NO_ISOLATION, all_passed, boot_id
+from .test_2_suite import all_passed, boot_id
 
 pytestmark = pytest.mark.lab
 

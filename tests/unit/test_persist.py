@@ -116,3 +116,33 @@ def test_boot_files_regenerated_since_are_made_again_not_overwritten():
 def test_the_updaters_are_matched_by_the_names_the_kernel_keeps(name):
     pattern = persist.UPDATERS.strip("'")
     assert re.search(pattern, name[:15]), name
+
+
+GRUB_CFG = """menuentry 'Debian GNU/Linux, with Xen hypervisor' --class debian {
+\tmultiboot2\t/boot/xen-4.17-amd64.gz placeholder  dom0_mem=1024M,max:1024M iommu=1,verbose ${xen_rm_opts}
+\techo\t'Loading Linux 6.1.0-50-amd64 ...'
+\tmodule2\t/boot/vmlinuz-6.1.0-50-amd64 placeholder root=UUID=776e ro console=hvc0 net.ifnames=0 %s
+\tmodule2\t--nounzip   /boot/initrd.img-6.1.0-50-amd64
+}
+"""
+RUNNING = "placeholder root=UUID=776e ro console=hvc0 earlyprintk=xen net.ifnames=0"
+
+
+def test_the_default_entry_must_keep_dom0s_arguments_and_add_the_hide():
+    good = GRUB_CFG % f"earlyprintk=xen xen-pciback.hide=({BDF})"
+    assert persist.dom0_line(good).endswith(f"xen-pciback.hide=({BDF})")
+    assert persist.missing_args(RUNNING, persist.dom0_line(good), BDF) == []
+    # a drop-in read before the one that sets GRUB_CMDLINE_LINUX replaced the whole line
+    # (seen: Dom0 came back without net.ifnames=0 and lost its network)
+    lost = "menuentry 'x' {\n\tmodule2\t/boot/vmlinuz-6.1 placeholder root=UUID=776e ro " \
+           f" xen-pciback.hide=({BDF})\n}}\n"
+    assert persist.missing_args(RUNNING, persist.dom0_line(lost), BDF) == \
+        ["console=hvc0", "earlyprintk=xen", "net.ifnames=0"]
+    assert persist.missing_args(RUNNING, persist.dom0_line(GRUB_CFG % "earlyprintk=xen"),
+                                BDF) == [f"xen-pciback.hide=({BDF})"]
+    assert persist.dom0_line("menuentry 'Debian' {\n\tlinux /vmlinuz root=x\n}\n") is None
+
+
+def test_the_grub_dropin_is_read_after_every_other_one():
+    import os
+    assert os.path.basename(persist.GRUB_DROPIN) > "xenlab.cfg" > "xen.cfg"

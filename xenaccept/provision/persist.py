@@ -4,7 +4,7 @@ What ``--provision --persist`` writes, all in files of its own (nothing of the o
 edited):
 
 Dom0
-  * ``/etc/default/grub.d/xenaccept.cfg``: ``xen-pciback.hide=(BDF)`` appended to Dom0's
+  * ``/etc/default/grub.d/zz-xenaccept.cfg``: ``xen-pciback.hide=(BDF)`` appended to Dom0's
     command line in the Xen boot entries (``GRUB_CMDLINE_LINUX_XEN_REPLACE``), then
     ``update-grub``;
   * ``/etc/initramfs-tools/hooks/xenaccept-pciback`` (xen-pciback into the initramfs) and
@@ -45,7 +45,9 @@ MARKER = "# written by xenaccept"
 BACKUP = f"{WORK}/boot-backup"
 RECORD = f"{WORK}/persist.json"
 AUTOSTART = f"{WORK}/autostart"
-GRUB_DROPIN = "/etc/default/grub.d/xenaccept.cfg"
+# sourced after every other drop-in (they are read in name order), so that it extends the
+# command line they set
+GRUB_DROPIN = "/etc/default/grub.d/zz-xenaccept.cfg"
 INITRAMFS_HOOK = "/etc/initramfs-tools/hooks/xenaccept-pciback"
 MODPROBE_CONF = "/etc/modprobe.d/xenaccept-pciback.conf"
 UNIT = "xenaccept-domains.service"
@@ -270,6 +272,42 @@ def write_boot_hide(s: Setup, record: Record) -> None:
     runner.run("sync", mutates=True, check=True)
     record.generated = hashes(runner)
     save(runner, record)
+    check_default_entry(runner, s.dom0.kernel.cmdline, s.bdf)
+
+
+KEEP_OUT = ("placeholder", "BOOT_IMAGE", "root", "ro", "rw")
+
+
+def dom0_line(grub_cfg: str) -> str | None:
+    """Dom0's command line in the first Xen entry of a grub.cfg (the default one once
+    Debian's xen.cfg has made a Xen entry the default): its first ``module2`` line."""
+    for line in grub_cfg.splitlines():
+        words = line.split()
+        if words[:1] == ["module2"] and len(words) > 1 and "vmlinuz" in words[1]:
+            return " ".join(words[2:])
+    return None
+
+
+def missing_args(running: str, entry: str, bdf: str) -> list[str]:
+    """What Dom0's command line has now, or the hide, that the entry would not give it."""
+    have = set(entry.split())
+    want = [w for w in running.split() if w.split("=", 1)[0] not in KEEP_OUT]
+    want.append(f"xen-pciback.hide=({bdf})")
+    return [w for w in dict.fromkeys(want) if w not in have]
+
+
+def check_default_entry(runner: Runner, running: str, bdf: str) -> None:
+    """Never reboot into a command line that lost what Dom0 boots with now: the default
+    Xen entry must keep every argument of /proc/cmdline and add the hide."""
+    entry = dom0_line(runner.out("cat", "/boot/grub/grub.cfg"))
+    if entry is None:
+        raise HarnessError("update-grub wrote no Xen entry (module2 with a kernel) in "
+                           "/boot/grub/grub.cfg: not rebooting into it")
+    lost = missing_args(running, entry, bdf)
+    if lost:
+        raise HarnessError(f"the default Xen entry update-grub wrote would boot Dom0 with "
+                           f"`{entry}`, without {' '.join(lost)} (Dom0 runs with `{running}`):"
+                           " not rebooting into it")
 
 
 def write_autostart(s: Setup, record: Record) -> None:
