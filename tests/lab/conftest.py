@@ -198,6 +198,8 @@ def dom0_state(lab: Lab) -> dict[str, object]:
             # nothing the suite built is left on Dom0's disk, no module it loaded stays
             "var_lib": sorted(r.out("ls", "-1", "/var/lib").split()),
             "pciback_loaded": r.run("test", "-d", "/sys/module/xen_pciback").ok,
+            # domains Debian's xendomains saved at a shutdown (a reboot creates the dir)
+            "xen_saved": r.run("sh", "-c", "ls -A /var/lib/xen/save 2>/dev/null; true").stdout.split(),
         }
     finally:
         r.close()

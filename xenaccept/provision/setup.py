@@ -71,8 +71,10 @@ class Setup:
         """Dom0 as the suite may change it, read in one command: the device's driver, the
         domains, which of the suite's files exist, whether xen-pciback is loaded."""
         paths = [*self.config_paths(), WORK]
-        if self.persist:
-            paths += persist.CONFIG_FILES
+        if self.persist:  # also: no domain of ours left saved by xendomains at a shutdown
+            t = self.target
+            paths += [*persist.CONFIG_FILES, *(f"/var/lib/xen/save/{n}" for n in
+                                              (t.driver_domain.name, *t.guests.names))]
         r = self.dom0.runner.run("sh", "-c", 'for p; do [ -e "$p" ] && echo "$p"; done; '
                                  '[ -d /sys/bus/pci/drivers/pciback ] && echo pciback; true',
                                  "sh", *paths)
@@ -227,6 +229,18 @@ class Setup:
         self.log(f"Dom0 back {took:.0f} s after the reboot")
         return took
 
+    def stop_domains(self) -> None:
+        """The guests destroyed, then the driver domain shut down (destroyed if it does not
+        stop within 120 s)."""
+        t = self.target
+        for name in reversed(t.guests.names):
+            self.destroy(name)
+        dd = t.driver_domain.name
+        if self.dom0.xl.domain(dd) is not None:
+            self.dom0.runner.run("timeout", "120", "xl", "shutdown", "-w", dd, mutates=True,
+                                 timeout=150)
+            self.destroy(dd)
+
     def reboot_into_persistent(self) -> None:
         """Reboot into the permanent setup, then wait for it to come back by itself: the
         driver domain (started by the autostart unit), its xl devd and bridge (its own
@@ -236,6 +250,11 @@ class Setup:
             if u.what.startswith(RUNTIME_ONLY):
                 self.journal.entries.remove(u)
         self.rebooted = True
+        # stopped first, guests before their backend: at shutdown Debian's xendomains saves
+        # every running domain to /var/lib/xen/save (XENDOMAINS_SAVE) and restores it at
+        # boot, before its backend exists (seen: 1 GB of saves left behind); from the next
+        # boot on the autostart unit stops them itself, before xendomains does
+        self.stop_domains()
         self.reboot_host("into the permanent setup")
         self.boot_ids = (before, self.boot_id())
         t = self.target
