@@ -60,8 +60,11 @@ def test_sigint_while_a_persistent_run_rewrites_the_boot_files_restores_dom0(lab
     before, files = dom0_state(lab), boot_files(lab)
     cmd = [sys.executable, "-m", "pytest", f"--inventory={INVENTORY}", "--provision",
            "--persist", "--junitxml=reports/junit-interrupt-sigint.xml"]
+    # SIGINT as a terminal's Ctrl-C delivers it, even when this session was started in the
+    # background (where SIGINT is ignored, and a child would inherit that)
     p = subprocess.Popen(cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
+                         stderr=subprocess.STDOUT,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     dom0 = SSHRunner("dom0", lab.target.dom0, read_only=True)
     try:  # Ctrl-C once update-initramfs is under way in Dom0 (written with the hide)
         wait.until(lambda: p.poll() is None and dom0.run("pgrep", "update-initramf|mkinitramfs").ok,
