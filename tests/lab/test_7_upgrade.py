@@ -28,8 +28,8 @@ def upgrade_and_reboot(lab) -> str:
                  f"--no-install-recommends {MIRROR}/*.deb", mutates=True, check=True,
                  timeout=1800)
         # the kernel's postinst hook (zz-update-grub) made the newer kernel the default
-        entries = dom0.out("grep", "-c", "multiboot2 .*xen", "/boot/grub/grub.cfg")
-        assert int(entries) >= 2, entries
+        cfg = dom0.out("cat", "/boot/grub/grub.cfg")
+        assert "placeholder" in cfg and "/boot/vmlinuz-6.12." in cfg, "no 6.12 entry"
         try:
             dom0.run("systemctl", "reboot", mutates=True, timeout=30)
         except HarnessError:

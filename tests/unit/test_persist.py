@@ -146,3 +146,27 @@ def test_the_default_entry_must_keep_dom0s_arguments_and_add_the_hide():
 def test_the_grub_dropin_is_read_after_every_other_one():
     import os
     assert os.path.basename(persist.GRUB_DROPIN) > "xenlab.cfg" > "xen.cfg"
+
+
+def test_boot_files_of_an_interrupted_update_are_copied_back():
+    """Ctrl-C while update-initramfs ran: the suite never recorded what it made, and the
+    update (let finish) was the last writer: the copies go back, nothing is made again
+    (seen on the lab: making it again gave other bytes). update-initramfs's own .dpkg-bak
+    copy, rewritten by it, goes back too."""
+    rec = persist.Record(BDF, backups={
+        "/boot/grub/grub.cfg": f"{persist.BACKUP}/grub.cfg",
+        "/boot/initrd.img-6.1": f"{persist.BACKUP}/initrd.img-6.1",
+        "/boot/initrd.img-6.1.dpkg-bak": f"{persist.BACKUP}/initrd.img-6.1.dpkg-bak"})
+    r = Recorder({"sh -c 'sha256sum": (0, "g1  /boot/grub/grub.cfg\ni9  /boot/initrd.img-6.1\n"
+                                          "i8  /boot/initrd.img-6.1.dpkg-bak\n")})
+    persist.restore_generated(r, rec, log=lambda m: None)
+    copies = [c for c in r.sent if c.startswith("cp -a")]
+    assert len(copies) == 3, copies
+    assert not any(c.startswith(("update-grub", "update-initramfs")) for c in r.sent)
+
+
+def test_only_real_initramfs_images_are_made_again():
+    assert persist.initrd_version("/boot/initrd.img-6.12.95+deb12-amd64") == "6.12.95+deb12-amd64"
+    assert persist.initrd_version("/boot/initrd.img-6.1.0-50-amd64.dpkg-bak") is None
+    assert persist.initrd_version("/boot/initrd.img-6.1.0-50-amd64.new") is None
+    assert persist.initrd_version("/boot/grub/grub.cfg") is None

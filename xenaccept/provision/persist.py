@@ -344,24 +344,25 @@ def remove_files(runner: Runner, record: Record) -> None:
 
 
 def restore_generated(runner: Runner, record: Record, log=print) -> None:
-    """Each regenerated file back from its copy when it is still what the suite made;
-    else (regenerated since, as by a kernel upgrade) made again without the suite's files.
-    An update the run started and left (an interrupted run) is let finish first: it would
-    write after us."""
+    """Each regenerated file back from its copy when the suite's own update was the last to
+    write it (what it made, or an update it left unfinished: an interrupted run); else
+    (regenerated since, as by a kernel upgrade) made again without the suite's files. An
+    update the run started and left is let finish first: it would write after us."""
     runner.run("sh", "-c", f"n=0; while pgrep {UPDATERS} >/dev/null; do n=$((n+1)); "
                "[ $n -lt 900 ] || exit 1; sleep 1; done", timeout=UPDATE_TIMEOUT, check=True)
     now = hashes(runner)
     regen_initrd, regen_grub = [], False
     for path, backup in record.backups.items():
-        if path in record.generated and now.get(path) == record.generated[path]:
+        made = record.generated.get(path)
+        if made is None or now.get(path) == made:
             runner.run("cp", "-a", backup, path, mutates=True, check=True, timeout=300)
         elif path.endswith("grub.cfg"):
             regen_grub = True
-        else:
-            regen_initrd.append(path.rsplit("initrd.img-", 1)[1])
+        elif initrd_version(path):
+            regen_initrd.append(initrd_version(path))
     for path in set(now) - set(record.backups):  # a kernel installed since: its initrd
-        if "initrd.img-" in path:
-            regen_initrd.append(path.rsplit("initrd.img-", 1)[1])
+        if initrd_version(path):
+            regen_initrd.append(initrd_version(path))
     for version in regen_initrd:
         log(f"{version}'s initramfs changed since the suite made it: made again")
         runner.run("update-initramfs", "-u", "-k", version, mutates=True, check=True,
@@ -369,6 +370,15 @@ def restore_generated(runner: Runner, record: Record, log=print) -> None:
     if regen_grub or regen_initrd:
         runner.run("update-grub", mutates=True, check=True, timeout=UPDATE_TIMEOUT)
     runner.run("sync", mutates=True, check=True)
+
+
+def initrd_version(path: str) -> str | None:
+    """The kernel release of /boot/initrd.img-<release>; None for update-initramfs's own
+    side files (its .dpkg-bak copy, a .new left half-written)."""
+    _, sep, version = path.rpartition("/initrd.img-")
+    if not sep or version.endswith((".dpkg-bak", ".new", ".bak", ".old")):
+        return None
+    return version
 
 
 def manual_undo(bdf: str) -> str:
