@@ -34,6 +34,7 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from .. import validate
 from ..drvdom_image import WORK
 from ..errors import HarnessError
 from ..runner import Runner
@@ -223,7 +224,8 @@ def write_driver_domain(s: Setup) -> None:
     dd = t.driver_domain
     runner = s.drvdom.runner
     nic = dd.nic
-    mac = runner.out("cat", f"/sys/class/net/{nic}/address").strip()
+    mac = validate.mac(runner.out("cat", f"/sys/class/net/{nic}/address").strip(),
+                       f"{nic}'s MAC in {dd.name}")
     native = t.device.native_driver
     if native is None:
         raise HarnessError("the device's native driver is not known")
