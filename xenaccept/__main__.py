@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from . import init, inventory, state
@@ -13,6 +14,9 @@ from .ssh import SSHRunner
 
 
 def main(argv: list[str] | None = None) -> int:
+    # paramiko logs each failed connection attempt of a wait (a host rebooting) with a
+    # traceback: the waits say what they wait for
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     p = argparse.ArgumentParser(prog="python -m xenaccept")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("teardown", help="destroy what a --keep run left up and give the "
