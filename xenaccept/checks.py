@@ -10,7 +10,7 @@ from . import pci, validate, wait
 from .bridge import Bridge
 from .errors import CheckFailed
 from .kernel import hidden_bdfs
-from .provision import Setup
+from .provision import Setup, persist
 from .xl import assignable_node, parse_config
 
 BUILT = {"y": "built in", "m": "a module"}
@@ -286,7 +286,6 @@ def guest_answers_ping(setup: Setup, guest: str) -> None:
 # -- 9. the setup comes back after the host reboots ------------------------------------
 def persistent_setup_present(setup: Setup) -> bool:
     """Whether Dom0 holds a permanent setup (the autostart unit enabled)."""
-    from .provision import persist
     return setup.dom0.runner.run("systemctl", "is-enabled", "--quiet", persist.UNIT).ok
 
 
@@ -294,7 +293,6 @@ def booted_after_persist(setup: Setup) -> None:
     """Provision mode: the boot Dom0 runs began after the setup was made permanent (its
     boot id changed across the suite's reboot). Check mode: the autostart unit ran in the
     boot Dom0 runs now."""
-    from .provision import persist
     if setup.boot_ids is not None:
         before, after = setup.boot_ids
         now = setup.boot_id()
@@ -322,7 +320,6 @@ def hidden_at_boot(setup: Setup) -> None:
 
 
 def started_at_boot(setup: Setup) -> None:
-    from .provision import persist
     r = setup.dom0.runner.run("systemctl", "show", "-p", "UnitFileState,ActiveState",
                               persist.UNIT)
     props = dict(line.partition("=")[::2] for line in r.stdout.splitlines())
@@ -341,7 +338,6 @@ def started_at_boot(setup: Setup) -> None:
 def driver_domain_own_config(setup: Setup) -> None:
     """xl devd and the bridge were brought up by the driver domain's own units (not by the
     suite over SSH), and it told Dom0 so (its readiness flag in xenstore)."""
-    from .provision import persist
     r = setup.drvdom.runner.run("systemctl", "is-active", "xenaccept-devd.service",
                                 "xenaccept-ready.service", "systemd-networkd.service")
     states = r.stdout.split()

@@ -170,3 +170,14 @@ def test_only_real_initramfs_images_are_made_again():
     assert persist.initrd_version("/boot/initrd.img-6.1.0-50-amd64.dpkg-bak") is None
     assert persist.initrd_version("/boot/initrd.img-6.1.0-50-amd64.new") is None
     assert persist.initrd_version("/boot/grub/grub.cfg") is None
+
+
+def test_a_reboot_forgets_only_the_changes_to_the_running_host():
+    from xenaccept.provision import Journal
+    j = Journal(log=lambda m: None)
+    j.push("remove /etc/xen/drvdom.cfg", lambda: None)
+    j.push("give 0000:00:05.0 back to e1000", lambda: None, running_only=True)
+    j.push("destroy drvdom", lambda: None)
+    j.push("remove bridge xenbr0 in drvdom", lambda: None, running_only=True)
+    j.rebooted()
+    assert [u.what for u in j.entries] == ["remove /etc/xen/drvdom.cfg", "destroy drvdom"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 class Undo:
     what: str
     action: Callable[[], object]
+    running_only: bool = False   # a change to the running host only: a reboot undoes it
 
 
 @dataclass
@@ -18,11 +19,18 @@ class Journal:
     entries: list[Undo] = field(default_factory=list)
     log: Callable[[str], None] = print
 
-    def push(self, what: str, action: Callable[[], object]) -> None:
+    def push(self, what: str, action: Callable[[], object], *,
+             running_only: bool = False) -> None:
         """Remember how to undo a change; a change already remembered (the same ``what``, as
-        when a restarted driver domain gets its bridge again) is not undone twice."""
+        when a restarted driver domain gets its bridge again) is not undone twice.
+        ``running_only``: the change lives in the running host only (a module loaded, a
+        device rebound, a daemon started), so a reboot takes it away."""
         if all(u.what != what for u in self.entries):
-            self.entries.append(Undo(what, action))
+            self.entries.append(Undo(what, action, running_only))
+
+    def rebooted(self) -> None:
+        """Forget the changes a reboot took away."""
+        self.entries = [u for u in self.entries if not u.running_only]
 
     def unwind(self) -> list[str]:
         """Undo everything, last first; returns the errors (it never stops half-way)."""

@@ -97,8 +97,7 @@ def unsupported(runner: Runner) -> str | None:
         "for c in update-grub update-initramfs systemctl; do command -v $c >/dev/null || "
         "echo \"no $c\"; done; [ -f /boot/grub/grub.cfg ] || echo 'no /boot/grub/grub.cfg'; "
         "[ -d /etc/initramfs-tools/hooks ] || echo 'no /etc/initramfs-tools/hooks'; true"))
-    missing = r.stdout.split("\n")
-    missing = [m for m in missing if m.strip()]
+    missing = [m for m in r.stdout.splitlines() if m.strip()]
     if missing:
         return ("--persist makes the setup permanent through GRUB (update-grub) and "
                 "initramfs-tools, as on Debian and Ubuntu; this Dom0 has " + ", ".join(missing))

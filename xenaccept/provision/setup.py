@@ -24,9 +24,6 @@ from .stages import MARKER, Stage
 
 REBOOT_TIMEOUT = 600.0     # Dom0 back over SSH after a reboot (TCG: 44-46 s measured)
 GUESTS_AT_BOOT = persist.READY_DEADLINE + 120.0
-# undo entries whose change a reboot into the permanent setup takes away (the boot config
-# makes them again at boot; the restore's own reboot boots without them)
-RUNTIME_ONLY = ("unload xen-pciback", "give ", "stop xl devd", "remove bridge")
 
 
 class Setup:
@@ -194,9 +191,9 @@ class Setup:
         return self.dom0.runner.out("cat", "/proc/sys/kernel/random/boot_id",
                                     timeout=20).strip()
 
-    def reboot_host(self, why: str) -> float:
+    def reboot_host(self, why: str) -> tuple[str, str]:
         """Reboot Dom0 for real and wait (with a deadline, progress logged) until it answers
-        from a new boot; returns the seconds it took."""
+        from a new boot; returns Dom0's boot ids before and after."""
         runner = self.dom0.runner
         old = self.boot_id()
         self.log(f"rebooting Dom0 {why}")
@@ -208,6 +205,7 @@ class Setup:
         runner.close()
         self.drvdom.runner.close()
         said = [start]
+        new = [old]
 
         def back() -> bool:
             now = time.monotonic()
@@ -215,7 +213,8 @@ class Setup:
                 self.log(f"waiting for Dom0 to come back ({now - start:.0f} s)")
                 said[0] = now
             try:
-                return self.boot_id() != old
+                new[0] = self.boot_id()
+                return new[0] != old
             except HarnessError:
                 runner.close()
                 raise
@@ -227,7 +226,7 @@ class Setup:
                                f"reboot {why}: {e}\n{persist.manual_undo(self.bdf)}") from e
         took = time.monotonic() - start
         self.log(f"Dom0 back {took:.0f} s after the reboot")
-        return took
+        return old, new[0]
 
     def stop_domains(self) -> None:
         """The guests destroyed, then the driver domain shut down (destroyed if it does not
@@ -245,18 +244,16 @@ class Setup:
         """Reboot into the permanent setup, then wait for it to come back by itself: the
         driver domain (started by the autostart unit), its xl devd and bridge (its own
         config), the guests and their vifs."""
-        before = self.boot_id()
-        for u in list(self.journal.entries):
-            if u.what.startswith(RUNTIME_ONLY):
-                self.journal.entries.remove(u)
+        # what was made at run time only goes with the reboot (the boot config makes it
+        # again at boot; the restore's own reboot boots without it)
+        self.journal.rebooted()
         self.rebooted = True
         # stopped first, guests before their backend: at shutdown Debian's xendomains saves
         # every running domain to /var/lib/xen/save (XENDOMAINS_SAVE) and restores it at
         # boot, before its backend exists (seen: 1 GB of saves left behind); from the next
         # boot on the autostart unit stops them itself, before xendomains does
         self.stop_domains()
-        self.reboot_host("into the permanent setup")
-        self.boot_ids = (before, self.boot_id())
+        self.boot_ids = self.reboot_host("into the permanent setup")
         t = self.target
         dd = t.driver_domain.name
         start = time.monotonic()

@@ -62,10 +62,10 @@ def hide_device(s: Setup) -> None:
                           PCIBACK_LOADED, mutates=True, check=True)
         s.journal.push("unload xen-pciback", lambda: s.dom0.runner.run(
             "sh", "-c", 'modprobe -r xen-pciback && rm -f "$1"', "sh", PCIBACK_LOADED,
-            mutates=True, check=True))
+            mutates=True, check=True), running_only=True)
     s.dom0.xl.assignable_add(s.bdf)
     s.journal.push(f"give {s.bdf} back to {s.device_found_driver or 'no driver'}",
-                   lambda: s.dom0.xl.assignable_remove(s.bdf, rebind=True))
+                   lambda: s.dom0.xl.assignable_remove(s.bdf, rebind=True), running_only=True)
     if s.persist:  # hidden at boot too from the next boot on
         persist.write_boot_hide(s, s.record)
 
@@ -150,7 +150,7 @@ def backend_daemon(s: Setup) -> None:
                         "-F", mutates=True, check=True)
     s.journal.push(f"stop xl devd ({unit}) in {s.target.driver_domain.name}",
                    lambda: s.unless_started(lambda: s.drvdom.runner.run(
-                       "systemctl", "stop", unit, mutates=True)))
+                       "systemctl", "stop", unit, mutates=True)), running_only=True)
     wait.until(hp.devd_pids, timeout=30, what="xl devd to run in the driver domain")
 
 
@@ -166,7 +166,7 @@ def bridge(s: Setup) -> None:
         return
     br.create_with(nic)
     s.journal.push(f"remove bridge {br.name} in {s.target.driver_domain.name}",
-                   lambda: s.unless_started(lambda: br.remove(nic)))
+                   lambda: s.unless_started(lambda: br.remove(nic)), running_only=True)
     until_forwarding(br, nic, timeout=60, what=f"{nic} enslaved to {br.name}")
 
 
