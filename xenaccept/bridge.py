@@ -21,6 +21,21 @@ class Port:
     ifname: str
     master: str
     state: str
+    flags: tuple[str, ...] = ()    # UP (administratively up), LOWER_UP (carrier), ...
+    learning: bool = True          # the bridge learns source MACs on it
+
+    def trouble(self) -> str | None:
+        """Why this port forwards no frame, or learns none, in words; None when fine."""
+        said = []
+        if "UP" not in self.flags:
+            said.append("administratively down")
+        elif "LOWER_UP" not in self.flags:
+            said.append("no carrier (its other end is not connected)")
+        if self.state != "forwarding":
+            said.append(f"port state {self.state or 'unknown'}")
+        if not self.learning:
+            said.append("learning off")
+        return ", ".join(said) or None
 
 
 @dataclass(frozen=True)
@@ -28,21 +43,27 @@ class FdbEntry:
     mac: str
     ifname: str
     permanent: bool
+    updated: int | None = None     # seconds since a frame last refreshed it (with -s)
 
 
 def parse_bridge_link(text: str) -> list[Port]:
-    """``bridge -j link`` (JSON) -> ports with their bridge and STP state."""
-    return [Port(e["ifname"], e.get("master", ""), e.get("state", ""))
+    """``bridge -j [-d] link`` (JSON) -> ports with their bridge, STP state, link flags
+    and (with -d) whether the bridge learns on them."""
+    return [Port(e["ifname"], e.get("master", ""), e.get("state", ""),
+                 tuple(e.get("flags", ())), bool(e.get("learning", True)))
             for e in json.loads(text or "[]") if "ifname" in e]
 
 
 def parse_fdb(text: str) -> list[FdbEntry]:
-    """``bridge -j fdb show br BR`` (JSON) -> entries (self/permanent ones flagged)."""
+    """``bridge -j [-s] fdb show br BR`` (JSON) -> entries (self/permanent ones flagged;
+    with -s, how long ago each was refreshed)."""
     entries = []
     for e in json.loads(text or "[]"):
         if "mac" in e and "ifname" in e:
             permanent = e.get("state") == "permanent" or "self" in e.get("flags", [])
-            entries.append(FdbEntry(e["mac"].lower(), e["ifname"], permanent))
+            updated = e.get("updated")
+            entries.append(FdbEntry(e["mac"].lower(), e["ifname"], permanent,
+                                    int(updated) if isinstance(updated, int) else None))
     return entries
 
 
@@ -75,38 +96,68 @@ class Bridge:
         self.name = validate.ifname(name, "bridge")
         self.sysfs = f"/sys/class/net/{self.name}"
 
+    def _sysfs(self) -> tuple[str, list[str]] | None:
+        """(operstate, ports from brif) in one read; None when no such bridge."""
+        r = self.runner.run("sh", "-c", 'd="$1"; [ -d "$d/bridge" ] || exit 0; '
+                            'echo bridge; cat "$d/operstate"; ls -1 "$d/brif"', "sh",
+                            self.sysfs, once=True)
+        lines = r.stdout.split()
+        if not r.ok or lines[:1] != ["bridge"]:
+            return None
+        return (lines[1] if len(lines) > 1 else "unknown"), sorted(lines[2:])
+
     @property
     def exists(self) -> bool:
-        return self.runner.run("test", "-d", f"{self.sysfs}/bridge").ok
+        return self._sysfs() is not None
 
     @property
     def is_up(self) -> bool:
         """Administratively up with carrier (operstate 'up')."""
-        r = self.runner.run("cat", f"{self.sysfs}/operstate")
-        return r.ok and r.stdout.strip() == "up"
+        return self.operstate == "up"
 
     @property
     def operstate(self) -> str:
-        r = self.runner.run("cat", f"{self.sysfs}/operstate")
-        return r.stdout.strip() if r.ok else "absent"
+        found = self._sysfs()
+        return found[0] if found else "absent"
 
     def ports(self) -> list[str]:
-        """Ports enslaved to this bridge, from sysfs."""
-        r = self.runner.run("ls", "-1", f"{self.sysfs}/brif")
-        return sorted(r.stdout.split()) if r.ok else []
+        """Ports enslaved to this bridge, from sysfs (brif)."""
+        found = self._sysfs()
+        return found[1] if found else []
+
+    def all_ports(self) -> list[Port]:
+        """Every bridge port of the host, on this bridge or another (``bridge -j -d link``)."""
+        return parse_bridge_link(self.runner.out("bridge", "-j", "-d", "link", "show",
+                                                 once=True))
 
     def port_states(self) -> dict[str, str]:
-        """{port: STP state} for this bridge, from ``bridge -j link``."""
-        ports = parse_bridge_link(self.runner.out("bridge", "-j", "link", "show"))
-        return {p.ifname: p.state for p in ports if p.master == self.name}
+        """{port: STP state} for this bridge, from ``bridge -j -d link``."""
+        return {p.ifname: p.state for p in self.all_ports() if p.master == self.name}
+
+    def port(self, ifname: str) -> Port | None:
+        """``ifname`` as a bridge port (of whichever bridge), None when it is no port."""
+        return next((p for p in self.all_ports() if p.ifname == ifname), None)
 
     def fdb(self) -> list[FdbEntry]:
-        return parse_fdb(self.runner.out("bridge", "-j", "fdb", "show", "br", self.name))
+        return parse_fdb(self.runner.out("bridge", "-j", "-s", "fdb", "show", "br",
+                                         self.name))
 
     def learned(self, mac: str) -> list[str]:
         """Ports on which ``mac`` was learned (dynamic entries only)."""
+        return [e.ifname for e in self.learned_entries(mac)]
+
+    def learned_entries(self, mac: str) -> list[FdbEntry]:
+        """The dynamic entries of ``mac``, with how long ago a frame refreshed each."""
         mac = validate.mac(mac)
-        return [e.ifname for e in self.fdb() if e.mac == mac and not e.permanent]
+        return [e for e in self.fdb() if e.mac == mac and not e.permanent]
+
+    def addresses(self) -> list[str]:
+        """Every address of the bridge (``ip -j addr``), as ``addr/prefix``."""
+        r = self.runner.run("ip", "-j", "addr", "show", "dev", self.name, once=True)
+        if not r.ok:
+            return []
+        return [f"{a['local']}/{a.get('prefixlen', '?')}" for e in json.loads(r.stdout or "[]")
+                for a in e.get("addr_info", []) if "local" in a]
 
     def link_local(self) -> str:
         """The bridge's IPv6 link-local address (``ip -j -6 addr``)."""
@@ -118,9 +169,9 @@ class Bridge:
                                "(the guests ping it): is IPv6 disabled in the driver domain?")
         return addrs[0]
 
-    def pings(self, address: str, count: int = 3, timeout: float = 10.0) -> bool:
-        """One ``ping -6`` of a link-local ``address`` across this bridge: True when a
-        reply came back (``count`` echoes, at most ``timeout`` seconds)."""
+    def pings(self, address: str, count: int = 1, timeout: float = 10.0) -> bool:
+        """``ping -6`` of a link-local ``address`` across this bridge, until ``count``
+        replies came back (True) or ``timeout`` seconds passed (False)."""
         addr = str(ipaddress.IPv6Address(address))
         r = self.runner.run("ping", "-6", "-n", "-q", "-c", str(int(count)), "-i", "0.5",
                             "-w", str(int(timeout)), f"{addr}%{self.name}",

@@ -43,6 +43,12 @@ class Host:
     def file_exists(self, path: str) -> bool:
         return self.runner.run("test", "-e", path).ok
 
-    def read(self, path: str) -> str | None:
-        r = self.runner.run("cat", path)
+    def missing(self, *paths: str) -> list[str]:
+        """Which of ``paths`` do not exist, in one read (once a read-only run)."""
+        r = self.runner.run("sh", "-c", 'for p; do [ -e "$p" ] || echo "$p"; done', "sh",
+                            *paths, once=True)
+        return r.stdout.split()
+
+    def read(self, path: str, *, once: bool = False) -> str | None:
+        r = self.runner.run("cat", path, once=once)
         return r.stdout if r.ok else None

@@ -42,7 +42,9 @@ def dom0_boot_files(dom0: Host) -> tuple[str, str]:
     ramdisk = f"/boot/initrd.img-{release}"
     for what, path in (("kernel", kernel), ("initrd", ramdisk)):
         validate.abs_path(path, f"Dom0's {what}")
-        if not dom0.file_exists(path):
+    missing = dom0.missing(kernel, ramdisk)
+    for what, path in (("kernel", kernel), ("initrd", ramdisk)):
+        if path in missing:
             raise HarnessError(f"Dom0's {what} {path} not found: give driver_domain.kernel "
                                "and driver_domain.ramdisk in the inventory")
     return kernel, ramdisk

@@ -35,11 +35,12 @@ class HostLock:
 
 
 def acquire(runner: SSHRunner, *, exclusive: bool, timeout: float = 20.0) -> HostLock:
-    if not exclusive and not runner.run("test", "-e", LOCK_FILE).ok:
-        return HostLock(runner, None)  # no provisioning run ever locked this host
     mode = "-x" if exclusive else "-s"
     holder = "echo locked; exec cat >/dev/null"
     command = shlex.join(["flock", "-n", "-E", str(BUSY), mode, LOCK_FILE, "sh", "-c", holder])
+    if not exclusive:  # only if the file exists: a check run creates nothing
+        command = shlex.join(["sh", "-c", '[ -e "$1" ] || { echo unlocked; exit 0; }; '
+                              'shift; exec "$@"', "sh", LOCK_FILE, *shlex.split(command)])
     channel = runner.open_channel(command, timeout=timeout)
     first = b""
     while not first.endswith(b"\n"):
@@ -53,6 +54,9 @@ def acquire(runner: SSHRunner, *, exclusive: bool, timeout: float = 20.0) -> Hos
         first += chunk
     if first.strip() == b"locked":
         return HostLock(runner, channel)
+    if first.strip() == b"unlocked":
+        channel.close()
+        return HostLock(runner, None)  # no provisioning run ever locked this host
     status = channel.recv_exit_status()
     channel.close()
     if status == BUSY:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from . import validate
+from .errors import HarnessError
 from .runner import Runner
 
 _HEAD = re.compile(
@@ -58,6 +59,32 @@ def parse_pciback_slots(text: str) -> list[str]:
     return [validate.bdf(line.split()[0]) for line in text.splitlines() if line.strip()]
 
 
+@dataclass(frozen=True)
+class Sysfs:
+    """What sysfs says of a device, read in one command."""
+    exists: bool
+    driver: str | None          # basename of the driver link, None when unbound
+    vendor_device: str | None   # 8086:100e
+    net: tuple[str, ...]        # network interfaces it provides
+
+
+_SYSFS_SCRIPT = ('d="$1"; [ -e "$d" ] || { echo exists=0; exit 0; }; echo exists=1; '
+                 'echo "driver=$(readlink "$d/driver" 2>/dev/null)"; '
+                 'echo "vendor=$(cat "$d/vendor")"; echo "device=$(cat "$d/device")"; '
+                 'echo "net=$(ls -1 "$d/net" 2>/dev/null | tr "\\n" " ")"')
+
+
+def parse_sysfs(text: str) -> Sysfs:
+    """The output of :data:`_SYSFS_SCRIPT` (key=value lines) -> :class:`Sysfs`."""
+    v = dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
+    if v.get("exists") != "1":
+        return Sysfs(False, None, None, ())
+    vendor, device = (v.get(k, "").strip().removeprefix("0x") for k in ("vendor", "device"))
+    return Sysfs(True, posixpath.basename(v.get("driver", "").strip()) or None,
+                 f"{vendor}:{device}" if vendor and device else None,
+                 tuple(sorted(v.get("net", "").split())))
+
+
 class PciDevice:
     """A PCI device on a host, by address."""
 
@@ -66,32 +93,45 @@ class PciDevice:
         self.bdf = validate.bdf(bdf)
         self.sysfs = f"/sys/bus/pci/devices/{self.bdf}"
 
+    def read(self) -> Sysfs:
+        """Whether it exists, its driver, its IDs and its network interfaces, in one read
+        (a read-only run reads it once)."""
+        r = self.runner.run("sh", "-c", _SYSFS_SCRIPT, "sh", self.sysfs, once=True)
+        return parse_sysfs(r.stdout) if r.ok else Sysfs(False, None, None, ())
+
     @property
     def exists(self) -> bool:
-        return self.runner.run("test", "-e", self.sysfs).ok
+        return self.read().exists
 
     @property
     def driver(self) -> str | None:
         """Name of the bound driver (from the sysfs ``driver`` link), None when unbound."""
-        r = self.runner.run("readlink", f"{self.sysfs}/driver")
-        return posixpath.basename(r.stdout.strip()) if r.ok and r.stdout.strip() else None
+        return self.read().driver
 
     @property
     def vendor_device(self) -> str:
-        out = self.runner.out("cat", f"{self.sysfs}/vendor", f"{self.sysfs}/device").split()
-        return f"{out[0].removeprefix('0x')}:{out[1].removeprefix('0x')}"
+        found = self.read().vendor_device
+        if found is None:
+            raise HarnessError(f"no vendor:device ID in {self.sysfs} on {self.runner.name}")
+        return found
+
+    @property
+    def net_interfaces(self) -> list[str]:
+        """Network interfaces the device provides (``/sys/bus/pci/devices/BDF/net/``)."""
+        return list(self.read().net)
 
     def lspci(self) -> LspciDevice | None:
-        found = parse_lspci_nnk(self.runner.out("lspci", "-D", "-nnk", "-s", self.bdf))
+        found = parse_lspci_nnk(self.runner.out("lspci", "-D", "-nnk", "-s", self.bdf,
+                                                once=True))
         return found[0] if found else None
 
 
 def lspci(runner: Runner) -> list[LspciDevice]:
-    return parse_lspci_nnk(runner.out("lspci", "-D", "-nnk"))
+    return parse_lspci_nnk(runner.out("lspci", "-D", "-nnk", once=True))
 
 
 def pciback_slots(runner: Runner) -> list[str]:
-    r = runner.run("cat", "/sys/bus/pci/drivers/pciback/slots")
+    r = runner.run("cat", "/sys/bus/pci/drivers/pciback/slots", once=True)
     return parse_pciback_slots(r.stdout) if r.ok else []
 
 
@@ -103,5 +143,4 @@ def find_by_id(runner: Runner, vendor_device: str) -> list[LspciDevice]:
 
 def net_interfaces(runner: Runner, bdf: str) -> list[str]:
     """Network interfaces a PCI device provides (``/sys/bus/pci/devices/BDF/net/``)."""
-    r = runner.run("ls", "-1", f"/sys/bus/pci/devices/{validate.bdf(bdf)}/net")
-    return sorted(r.stdout.split()) if r.ok else []
+    return PciDevice(runner, bdf).net_interfaces

@@ -4,6 +4,12 @@ A command is always a list of arguments; the runner quotes each one with :func:`
 (never formats values into a command string), bounds it with a timeout, records it in the
 :class:`Transcript`, and refuses any command marked ``mutates=True`` when the runner is
 read-only (check mode).
+
+A read marked ``once=True`` asks a fact that nothing but a change to the host can change
+(a kernel release, Xen's info, the domain list, a device's driver). A read-only runner sends
+it once and answers it again from that first answer: nothing changes the host in check
+mode. The repeat is still recorded, marked ``reused``, so each step's report lists the
+facts it looked at. A runner that may change the host sends every read.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import HarnessError, ReadOnlyViolation
 
@@ -27,6 +33,7 @@ class Result:
     stderr: str
     duration: float
     mutates: bool = False
+    reused: bool = False     # answered from an earlier identical read of this run
 
     @property
     def ok(self) -> bool:
@@ -57,6 +64,10 @@ class Transcript:
     def mutating(self) -> list[Result]:
         return [r for r in self.entries if r.mutates]
 
+    def sent(self) -> list[Result]:
+        """The commands that really went to a host (not the reused answers)."""
+        return [r for r in self.entries if not r.reused]
+
 
 class Runner:
     """Base of the transports. Subclasses implement :meth:`_execute`."""
@@ -67,10 +78,12 @@ class Runner:
         self.read_only = read_only
         self.transcript = transcript if transcript is not None else Transcript()
         self.default_timeout = default_timeout
+        self._answers: dict[str, Result] = {}   # once=True reads of a read-only runner
 
     def run(self, *argv: str, timeout: float | None = None, mutates: bool = False,
-            check: bool = False, stdin: str | None = None) -> Result:
-        """Run ``argv`` (each element quoted). ``check=True`` raises HarnessError on non-zero."""
+            check: bool = False, stdin: str | None = None, once: bool = False) -> Result:
+        """Run ``argv`` (each element quoted). ``check=True`` raises HarnessError on non-zero.
+        ``once=True``: a read-only runner sends this read once a run (see the module)."""
         if not argv:
             raise ValueError("empty command")
         command = shlex.join(argv)
@@ -78,19 +91,25 @@ class Runner:
             raise ReadOnlyViolation(
                 f"check mode: refusing to change {self.name} with `{command}` "
                 "(run with --provision to let the suite change the host)")
-        limit = self.default_timeout if timeout is None else timeout
-        start = time.monotonic()
-        rc, out, err = self._execute(command, limit, stdin)
-        result = Result(self.name, command, rc, out, err,
-                        time.monotonic() - start, mutates)
+        remember = once and self.read_only and not mutates and stdin is None
+        if remember and command in self._answers:
+            result = replace(self._answers[command], duration=0.0, reused=True)
+        else:
+            limit = self.default_timeout if timeout is None else timeout
+            start = time.monotonic()
+            rc, out, err = self._execute(command, limit, stdin)
+            result = Result(self.name, command, rc, out, err,
+                            time.monotonic() - start, mutates)
+            if remember:
+                self._answers[command] = result
         self.transcript.add(result)
         if check and not result.ok:
             raise HarnessError(result.describe())
         return result
 
-    def out(self, *argv: str, timeout: float | None = None) -> str:
+    def out(self, *argv: str, timeout: float | None = None, once: bool = False) -> str:
         """stdout of a read-only command that must succeed."""
-        return self.run(*argv, timeout=timeout, check=True).stdout
+        return self.run(*argv, timeout=timeout, check=True, once=once).stdout
 
     def write_file(self, path: str, content: str, *, mode: str = "0644",
                    timeout: float | None = None) -> Result:
@@ -101,7 +120,9 @@ class Runner:
                         timeout=timeout, mutates=True, check=True)
 
     def close(self) -> None:
-        """Release the transport (no-op by default)."""
+        """Release the transport; the answers kept for ``once`` reads are forgotten (the
+        host may have changed while the runner was away from it)."""
+        self._answers.clear()
 
     def _execute(self, command: str, timeout: float, stdin: str | None) -> tuple[int, str, str]:
         raise NotImplementedError

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import socket
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from invoke.exceptions import CommandTimedOut
 from . import sshconfig, wait
 from .errors import CommandTimeout, HarnessError, HostKeyError
 from .runner import Result, Runner, Transcript
+from .shell import ShellLost, ShellSession, suitable
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class SSHRunner(Runner):
         self.spec = spec
         self._conn: Connection | None = None
         self._chain: list[Connection] = []  # the open hops, jump hosts first, _conn last
+        self._shell: ShellSession | None = None  # runs the commands without an input
         self._hops: tuple[sshconfig.Hop, ...] | None = None
         self.connects = 0  # how many SSH connections (whole chains) this runner opened
         # after a failed connection, further commands fail at once for a while (a host
@@ -232,6 +235,8 @@ class SSHRunner(Runner):
         conn = self._connection()
         if stdin is not None:
             return self._execute_with_stdin(conn, command, timeout, stdin)
+        if suitable(shlex.split(command)[0]):
+            return self._execute_in_shell(conn, command, timeout)
         start = time.monotonic()
         try:
             r = conn.run(command, hide=True, warn=True, timeout=timeout, pty=False,
@@ -250,6 +255,28 @@ class SSHRunner(Runner):
                     f"`{command}` on {self.name} did not finish in {timeout:g} s")
             raise HarnessError(f"`{command}` on {self.name}: connection lost (no exit status)")
         return r.exited, r.stdout, r.stderr
+
+    def _execute_in_shell(self, conn: Connection, command: str,
+                          timeout: float) -> tuple[int, str, str]:
+        """The command in the connection's long-lived shell (:mod:`.shell`)."""
+        start = time.monotonic()
+        try:
+            if self._shell is None or not self._shell.alive:
+                transport = conn.client.get_transport()
+                if transport is None:
+                    raise HarnessError(f"`{command}` on {self.name}: no SSH transport")
+                self._shell = ShellSession(transport, timeout=min(timeout, 30.0))
+            status, out, err = self._shell.run(command, timeout)
+        except ShellLost as e:
+            self.close()
+            if time.monotonic() - start >= timeout:
+                raise CommandTimeout(
+                    f"`{command}` on {self.name} did not finish in {timeout:g} s") from e
+            raise HarnessError(f"`{command}` on {self.name}: connection lost: {e}") from e
+        except (paramiko.SSHException, OSError, EOFError) as e:
+            self.close()
+            raise HarnessError(f"`{command}` on {self.name}: connection lost: {e}") from e
+        return status, out.decode(errors="replace"), err.decode(errors="replace")
 
     def _execute_with_stdin(self, conn: Connection, command: str, timeout: float,
                             stdin: str) -> tuple[int, str, str]:
@@ -313,6 +340,9 @@ class SSHRunner(Runner):
         """Close every hop, the target first (also hops whose opening failed half-way)."""
         if chain is None:
             chain, self._chain, self._conn = self._chain, [], None
+            if self._shell is not None:
+                self._shell.close()
+                self._shell = None
         for conn in reversed(chain):
             with contextlib.suppress(Exception):  # closing a broken hop may fail: ignored
                 conn.close()
@@ -320,6 +350,7 @@ class SSHRunner(Runner):
 
     def close(self) -> None:
         self._close_chain()
+        super().close()
 
     def retarget(self, spec: SSHSpec) -> None:
         """Reach the host another way from now on (e.g. with a key made for the run)."""

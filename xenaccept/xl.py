@@ -66,6 +66,47 @@ def parse_network_list(text: str) -> list[Vif]:
     return vifs
 
 
+XENBUS_STATES = {0: "Unknown", 1: "Initialising", 2: "InitWait", 3: "Initialised",
+                 4: "Connected", 5: "Closing", 6: "Closed", 7: "Reconfiguring",
+                 8: "Reconfigured"}
+
+
+def xenbus_state(value: int | None) -> str:
+    """``4`` -> ``4 (Connected)``: a state as a message shows it."""
+    if value is None:
+        return "absent"
+    return f"{value} ({XENBUS_STATES.get(value, '?')})"
+
+
+@dataclass(frozen=True)
+class Backend:
+    frontend_domid: int
+    devid: int
+    nodes: dict[str, str]          # the backend's own nodes: state, hotplug-status, ...
+
+    @property
+    def state(self) -> int | None:
+        v = self.nodes.get("state", "")
+        return int(v) if v.isdigit() else None
+
+
+_XS_LINE = re.compile(r'^(/\S+) = "(.*)"$')
+
+
+def parse_backends(text: str) -> dict[tuple[int, int], Backend]:
+    """``xenstore-ls -f /local/domain/D/backend/KIND`` -> {(frontend domid, devid):
+    Backend}, with the nodes directly under each backend's directory."""
+    nodes: dict[tuple[int, int], dict[str, str]] = {}
+    for line in text.splitlines():
+        m = _XS_LINE.match(line.strip())
+        if not m:
+            continue
+        parts = m.group(1).split("/")   # '', local, domain, D, backend, KIND, F, DEV, node
+        if len(parts) == 9 and parts[6].isdigit() and parts[7].isdigit():
+            nodes.setdefault((int(parts[6]), int(parts[7])), {})[parts[8]] = m.group(2)
+    return {k: Backend(k[0], k[1], v) for k, v in nodes.items()}
+
+
 def parse_config(text: str) -> dict[str, object]:
     """A small reader for xl domain config files: strings, numbers, lists of strings.
 
@@ -90,6 +131,32 @@ def parse_config(text: str) -> dict[str, object]:
         else:
             conf[key] = value
     return conf
+
+
+def boot_files(conf: dict[str, object]) -> list[str]:
+    """The files in Dom0 a domain's config boots from: ``kernel``, ``ramdisk`` and each
+    disk's target (``target=PATH`` or the legacy ``[phy:|file:]PATH,vdev,mode``); devices
+    and paths it cannot read are left out."""
+    paths = [v for k in ("kernel", "ramdisk") if isinstance(v := conf.get(k), str) and v]
+    disks = conf.get("disk", [])
+    for spec in disks if isinstance(disks, list) else []:
+        fields = spec.split(",")
+        target = next((f.partition("=")[2] for f in fields if f.startswith("target=")), None)
+        if target is None and fields and "=" not in fields[0]:
+            target = fields[0].split(":", 1)[-1]
+        if target:
+            paths.append(target)
+    return [p for p in paths if p.startswith("/")]
+
+
+DOMAIN_STATES = {"r": "running", "b": "blocked (idle)", "p": "paused", "s": "shut down",
+                 "c": "crashed", "d": "dying"}
+
+
+def state_words(state: str) -> str:
+    """``--p---`` (xl list's State column) -> ``paused``."""
+    words = [DOMAIN_STATES[c] for c in state if c in DOMAIN_STATES]
+    return ", ".join(words) or "no state flag (waiting for a CPU)"
 
 
 def _q(value: str) -> str:
@@ -125,39 +192,56 @@ class Xl:
         self.command = command
 
     def _xl(self, *args: str, timeout: float | None = None, mutates: bool = False,
-            check: bool = False) -> Result:
+            check: bool = False, once: bool = False) -> Result:
         return self.runner.run(self.command, *args, timeout=timeout, mutates=mutates,
-                               check=check)
+                               check=check, once=once)
 
     def info(self) -> dict[str, str]:
-        return parse_info(self._xl("info", check=True).stdout)
+        return parse_info(self._xl("info", check=True, once=True).stdout)
 
     def virt_caps(self) -> set[str]:
         return set(self.info().get("virt_caps", "").split())
 
     def domains(self) -> list[Domain]:
-        return parse_list(self._xl("list", check=True).stdout)
+        return parse_list(self._xl("list", check=True, once=True).stdout)
 
     def domain(self, name: str) -> Domain | None:
         name = validate.domain_name(name)
         return next((d for d in self.domains() if d.name == name), None)
 
     def assignable(self) -> list[str]:
-        return parse_bdfs(self._xl("pci-assignable-list", check=True).stdout)
+        return parse_bdfs(self._xl("pci-assignable-list", check=True, once=True).stdout)
 
     def pci_list(self, domain: str) -> list[str]:
-        r = self._xl("pci-list", validate.domain_name(domain))
+        r = self._xl("pci-list", validate.domain_name(domain), once=True)
         return parse_bdfs(r.stdout) if r.ok else []
 
     def network_list(self, domain: str) -> list[Vif]:
-        r = self._xl("network-list", validate.domain_name(domain))
+        r = self._xl("network-list", validate.domain_name(domain), once=True)
         return parse_network_list(r.stdout) if r.ok else []
 
     def assignable_record(self, bdf: str) -> str | None:
         """The driver ``xl pci-assignable-add`` recorded for ``bdf`` (xenstore
         ``/libxl/pci/<bdf>/driver_path``); None when there is no record."""
-        r = self.runner.run("xenstore-read", assignable_node(bdf))
+        r = self.runner.run("xenstore-read", assignable_node(bdf), once=True)
         return r.stdout.strip() if r.ok else None
+
+    def backends(self, backend_domid: int, kind: str = "vif") -> dict[tuple[int, int], Backend]:
+        """The ``kind`` backends a domain serves, from Dom0's view of xenstore:
+        {(frontend domid, devid): Backend}; empty when it serves none."""
+        if kind not in ("vif", "pci", "vbd"):
+            raise ValueError(f"not a backend kind: {kind!r}")
+        r = self.runner.run("xenstore-ls", "-f",
+                            f"/local/domain/{int(backend_domid)}/backend/{kind}", once=True)
+        return parse_backends(r.stdout) if r.ok else {}
+
+    def frontend_state(self, backend: Backend) -> int | None:
+        """The xenbus state of the frontend a backend points to (None when absent)."""
+        path = backend.nodes.get("frontend", "")
+        if not re.fullmatch(r"/local/domain/\d+/device/[a-z]+/\d+", path):
+            return None
+        r = self.runner.run("xenstore-read", f"{path}/state", once=True)
+        return int(r.stdout.strip()) if r.ok and r.stdout.strip().isdigit() else None
 
     def dmesg(self) -> str:
         return self._xl("dmesg").stdout

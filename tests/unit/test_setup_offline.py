@@ -1,6 +1,7 @@
 """Setup decisions on recorded outputs, through a runner that replays them."""
 
 import dataclasses
+import shlex
 from pathlib import Path
 
 import pytest
@@ -64,10 +65,16 @@ def test_check_mode_never_provisions_and_reports_a_missing_driver_domain(target)
     assert [r.command for r in s.dom0.runner.transcript.entries] == ["xl list"]
 
 
+def sysfs(bdf: str, driver_link: str, net: str = "") -> dict[str, tuple[int, str]]:
+    """The answer of the one read of a device's sysfs (its driver link as recorded)."""
+    from xenaccept.pci import _SYSFS_SCRIPT
+    command = shlex.join(["sh", "-c", _SYSFS_SCRIPT, "sh", f"/sys/bus/pci/devices/{bdf}"])
+    return {command: (0, f"exists=1\ndriver={driver_link}\nvendor=0x8086\n"
+                         f"device=0x100e\nnet={net}\n")}
+
+
 def test_a_read_only_runner_refuses_the_hide(target):
-    dom0 = Replay({"test -e /sys/bus/pci/devices/0000:00:05.0": (0, ""),
-                   "readlink /sys/bus/pci/devices/0000:00:05.0/driver":
-                       (0, "../../../bus/pci/drivers/e1000\n"),
+    dom0 = Replay({**sysfs("0000:00:05.0", "../../../bus/pci/drivers/e1000"),
                    "test -e /sys/bus/pci/drivers/pciback": (0, "")})
     s = Setup(target, dom0, Replay({}), provision=True)
     s.before = s.device_found_driver = None  # skip the state read: only the hide matters
@@ -85,9 +92,7 @@ def test_what_the_inventory_leaves_out_is_read_from_dom0(tmp_path):
                           base=tmp_path)
     bdf = "0000:00:05.0"
     dom0 = Replay({
-        f"test -e /sys/bus/pci/devices/{bdf}": (0, ""),
-        f"readlink /sys/bus/pci/devices/{bdf}/driver":
-            (0, (DATA / "dom0_ls-l-05.0-driver_hidden.txt").read_text().split()[-1] + "\n"),
+        **sysfs(bdf, (DATA / "dom0_ls-l-05.0-driver_hidden.txt").read_text().split()[-1]),
         f"lspci -D -nnk -s {bdf}":
             (0, "0000:" + (DATA / "dom0_lspci-nnk-s-00-05.0_hidden.txt").read_text()),
         "uname -r": (0, (DATA / "dom0_uname-r_hidden.txt").read_text()),
