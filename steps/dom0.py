@@ -11,7 +11,8 @@ def dom0_kernel_option(setup: Setup, option: str) -> None:
     checks.kernel_option(setup, "dom0", option)
 
 
-@then(parsers.parse("the module {module} is available to Dom0's kernel"))
+@then(parsers.parse("the module {module} is available to Dom0's kernel and nothing keeps it "
+                    "from loading"))
 def dom0_module(setup: Setup, module: str) -> None:
     checks.module_available(setup, "dom0", module)
 

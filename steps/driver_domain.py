@@ -1,6 +1,7 @@
 """Then steps about the driver domain."""
 
-from pytest_bdd import parsers, then
+import pytest
+from pytest_bdd import parsers, then, when
 
 from xenaccept import checks
 from xenaccept.provision import Setup
@@ -11,7 +12,8 @@ def drvdom_kernel_option(setup: Setup, option: str) -> None:
     checks.kernel_option(setup, "drvdom", option)
 
 
-@then(parsers.parse("the module {module} is available to the driver domain's kernel"))
+@then(parsers.parse("the module {module} is available to the driver domain's kernel and "
+                    "nothing keeps it from loading"))
 def drvdom_module(setup: Setup, module: str) -> None:
     checks.module_available(setup, "drvdom", module)
 
@@ -26,9 +28,19 @@ def config_driver_domain(setup: Setup) -> None:
     checks.config_is_driver_domain(setup)
 
 
+@then("the kernel, ramdisk and disks the config boots from exist in Dom0")
+def config_files(setup: Setup) -> None:
+    checks.config_boot_files(setup)
+
+
 @then("xl pci-list shows the device attached to the driver domain")
 def attached(setup: Setup) -> None:
     checks.device_attached(setup)
+
+
+@then("Dom0's PCI backend and the driver domain's pcifront are connected")
+def pcifront(setup: Setup) -> None:
+    checks.pci_backend_connected(setup)
 
 
 @then("the driver domain runs the same kernel release as Dom0")
@@ -57,9 +69,19 @@ def scripts(setup: Setup, script: str) -> None:
     checks.hotplug_scripts(setup, script)
 
 
+@then(parsers.parse('"{script}" and every helper it sources parse without a syntax error'))
+def scripts_parse(setup: Setup, script: str) -> None:
+    checks.hotplug_scripts_parse(setup, script)
+
+
 @then("exactly one xl devd process runs in the driver domain")
 def devd(setup: Setup) -> None:
     checks.one_devd(setup)
+
+
+@then("that xl devd is running, not stopped")
+def devd_alive(setup: Setup) -> None:
+    checks.devd_alive(setup)
 
 
 @then("the bridge exists in the driver domain and is up")
@@ -75,3 +97,30 @@ def nic_enslaved(setup: Setup) -> None:
 @then("the NIC's bridge port is forwarding")
 def nic_forwarding(setup: Setup) -> None:
     checks.forwarding(setup, checks.device_netdev(setup))
+
+
+PROBE = pytest.StashKey[tuple[str, int, str]]()
+
+
+@when("a test vif served by the driver domain is plugged into a guest")
+def plug_probe(setup: Setup, request: pytest.FixtureRequest) -> None:
+    if not setup.provision:
+        pytest.skip("plugs a test vif into a guest (a change): runs with --provision only. "
+                    "Check mode proves less: xl devd runs and is not stopped, the hotplug "
+                    "scripts are there and parse, and the vifs plugged before it are fine")
+    request.node.stash[PROBE] = setup.plug_probe()
+
+
+@then("xl devd ran vif-bridge for it: its backend is connected and it forwards on the bridge")
+def probe_plugged(setup: Setup, request: pytest.FixtureRequest) -> None:
+    guest, _, vif = request.node.stash[PROBE]
+    checks.backend_connected(setup, guest, vif)
+    checks.enslaved(setup, vif)
+    checks.forwarding(setup, vif)
+
+
+@then("unplugged again, it leaves the bridge")
+def probe_unplugged(setup: Setup, request: pytest.FixtureRequest) -> None:
+    guest, devid, vif = request.node.stash[PROBE]
+    setup.unplug_probe(guest, devid)
+    checks.unplugged(setup, guest, vif)

@@ -13,6 +13,12 @@ def vif_backend(setup: Setup) -> None:
         checks.guest_vif(setup, guest)
 
 
+@then("every guest's vif backend is connected and its hotplug script succeeded")
+def vifs_connected(setup: Setup) -> None:
+    for guest in setup.target.guests.names:
+        checks.vif_connected(setup, guest)
+
+
 @then("every guest's backend interface is enslaved to the bridge and forwarding")
 def vifs_enslaved(setup: Setup) -> None:
     for guest in setup.target.guests.names:
@@ -24,7 +30,9 @@ def vifs_enslaved(setup: Setup) -> None:
 @then("the bridge learns every guest's MAC address on that guest's vif")
 def macs_learned(setup: Setup) -> None:
     for guest in setup.target.guests.names:
-        checks.mac_learned_within(setup, guest, timeout=60)
+        # a guest just started is given a minute; one found running, a few seconds (the
+        # suite's guests send a frame a second)
+        checks.mac_learned_within(setup, guest, timeout=60 if setup.provision else 15)
 
 
 @then("the driver domain reaches every guest across the bridge")

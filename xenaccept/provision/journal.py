@@ -28,6 +28,10 @@ class Journal:
         if all(u.what != what for u in self.entries):
             self.entries.append(Undo(what, action, running_only))
 
+    def done(self, what: str) -> None:
+        """Forget the change ``what``: the run undid it itself (a probe taken back)."""
+        self.entries = [u for u in self.entries if u.what != what]
+
     def rebooted(self) -> None:
         """Forget the changes a reboot took away."""
         self.entries = [u for u in self.entries if not u.running_only]

@@ -303,6 +303,54 @@ class Setup:
             stages.until_forwarding(br, vif, timeout=180, what=f"{vif} of {guest} back on {br.name}")
         return time.monotonic() - start
 
+    # -- probes: a change that proves what reading cannot, taken back at once -----------
+    def plug_probe(self, timeout: float = 90.0) -> tuple[str, int, str]:
+        """Plug a test vif, served by the driver domain, into the first guest, and wait
+        (at most ``timeout``) until it settles: the backend Connected with a
+        hotplug-status, or closed. Returns ``(guest, devid, vif<domid>.<devid>)``. It is
+        unplugged by :meth:`unplug_probe`, or by the restore after a failure or Ctrl-C.
+        Provision mode only."""
+        if not self.provision:
+            raise HarnessError("plugging a test vif changes the host: --provision only")
+        t = self.target
+        guest, dd = t.guests.names[0], t.driver_domain.name
+        mac = t.guests.mac(len(t.guests.names))   # next to the guests', used by none
+        before = {v.devid for v in self.dom0.xl.network_list(guest)}
+        self.dom0.xl.network_attach(guest, mac=mac, bridge=t.bridge, backend=dd)
+        self.journal.push(self._probe_undo(guest, mac), lambda: self._unplug(guest, mac))
+        new = [v for v in self.dom0.xl.network_list(guest) if v.devid not in before]
+        if not new:
+            raise HarnessError(f"xl network-attach {guest} made no vif (xl network-list)")
+        dom, backend = self.dom0.xl.domain(guest), self.dom0.xl.domain(dd)
+        if dom is None or backend is None:
+            raise HarnessError(f"{guest} or {dd} gone during the probe")
+        devid = new[0].devid
+
+        def settled() -> bool:
+            be = self.dom0.xl.backends(backend.domid).get((dom.domid, devid))
+            return be is not None and (be.state in (5, 6) or (
+                be.state == 4 and "hotplug-status" in be.nodes))
+        try:
+            wait.until(settled, timeout=timeout, what=f"the test vif of {guest} to settle")
+        except wait.WaitTimeout:
+            pass  # the Then step reads and names the state it stayed in
+        return guest, devid, f"vif{dom.domid}.{devid}"
+
+    def unplug_probe(self, guest: str, devid: int) -> None:
+        """Unplug the test vif (``xl network-detach``) and forget its undo."""
+        mac = self.target.guests.mac(len(self.target.guests.names))
+        self.dom0.xl.network_detach(guest, devid)
+        self.journal.done(self._probe_undo(guest, mac))
+
+    @staticmethod
+    def _probe_undo(guest: str, mac: str) -> str:
+        return f"unplug the test vif {mac} of {guest}"
+
+    def _unplug(self, guest: str, mac: str) -> None:
+        for vif in self.dom0.xl.network_list(guest):
+            if vif.mac == mac:
+                self.dom0.xl.network_detach(guest, vif.devid)
+
     # -- restoring --------------------------------------------------------------
     def adopt_kept(self) -> list[str]:
         """Rebuild the journal of a setup an earlier run left up with --keep, from what it
