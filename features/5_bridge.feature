@@ -5,10 +5,10 @@ Feature: 5. A bridge in the driver domain joins the NIC and the guests
   and IP configuration, so the driver domain stays reachable through it.
 
   Works means: the bridge exists and its operstate is up. The NIC is a port of it (sysfs
-  brif). The port is administratively up and has carrier. Its STP state is forwarding,
-  and the bridge learns on it.
+  brif). The port is administratively up and has carrier, and its STP state is
+  forwarding.
   Present but broken: the NIC enslaved with no carrier (cable, switch port), the port
-  disabled or blocking, learning switched off. The message names the one it finds. On
+  disabled or blocking. The message names the one it finds. On
   the lab the driver domain is reached through this NIC, so a fault here also cuts the
   suite's way to it. Such faults show as the driver domain being unreachable.
 

@@ -7,8 +7,7 @@ Feature: 6. Guests get their network from the driver domain
 
   Works means: xl network-list shows a vif served by the driver domain. Its backend in
   xenstore is Connected (state 4), with hotplug-status connected (vif-bridge ran and
-  succeeded). Its interface is a port of the bridge: up, with carrier, forwarding and
-  learning.
+  succeeded). Its interface is a port of the bridge: up, with carrier, and forwarding.
   Present but broken:
   - the vif enslaved while its backend closed (the frontend went away) or never
     connected. The message gives both xenstore states;

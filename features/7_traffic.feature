@@ -10,14 +10,14 @@ Feature: 7. Traffic flows from the guests through the driver domain
 
   Works means: each guest's MAC is in the bridge's forwarding database on that guest's
   vif, refreshed by a frame of the last 5 seconds (`bridge -s fdb`). A guest found running
-  is given 15 s to send one, a guest just started a minute. And each guest answers the
+  is given 10 s to send one, a guest just started a minute. And each guest answers the
   driver domain's ping.
   Present but broken: an entry outlives the traffic that made it by up to 300 s (the
   bridge's ageing time). So a guest that stopped sending, a paused guest, or a port whose
   learning was switched off still shows its MAC for minutes. Only the age of the entry
   tells. When a guest does not answer, the message says what Dom0 and the bridge show: the
   guest paused, the port's state, the bridge without an IPv6 link-local address. Guests of
-  your own that send nothing for 15 s fail the first scenario; ping them first, or run it
+  your own that send nothing for 10 s fail the first scenario; ping them first, or run it
   on guests that talk.
 
   Scenario: The bridge learns every guest's MAC address on its vif

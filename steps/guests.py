@@ -32,7 +32,7 @@ def macs_learned(setup: Setup) -> None:
     for guest in setup.target.guests.names:
         # a guest just started is given a minute; one found running, a few seconds (the
         # suite's guests send a frame a second)
-        checks.mac_learned_within(setup, guest, timeout=60 if setup.provision else 15)
+        checks.mac_learned_within(setup, guest, timeout=60 if setup.provision else 10)
 
 
 @then("the driver domain reaches every guest across the bridge")

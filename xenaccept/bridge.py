@@ -24,8 +24,9 @@ class Port:
     flags: tuple[str, ...] = ()    # UP (administratively up), LOWER_UP (carrier), ...
     learning: bool = True          # the bridge learns source MACs on it
 
-    def trouble(self) -> str | None:
-        """Why this port forwards no frame, or learns none, in words; None when fine."""
+    def trouble(self, *, learning: bool = True) -> str | None:
+        """Why this port forwards no frame (and, with ``learning``, why the bridge learns
+        none on it), in words; None when fine."""
         said = []
         if "UP" not in self.flags:
             said.append("administratively down")
@@ -33,7 +34,7 @@ class Port:
             said.append("no carrier (its other end is not connected)")
         if self.state != "forwarding":
             said.append(f"port state {self.state or 'unknown'}")
-        if not self.learning:
+        if learning and not self.learning:
             said.append("learning off")
         return ", ".join(said) or None
 
@@ -169,7 +170,7 @@ class Bridge:
                                "(the guests ping it): is IPv6 disabled in the driver domain?")
         return addrs[0]
 
-    def pings(self, address: str, count: int = 1, timeout: float = 10.0) -> bool:
+    def pings(self, address: str, count: int = 1, timeout: float = 6.0) -> bool:
         """``ping -6`` of a link-local ``address`` across this bridge, until ``count``
         replies came back (True) or ``timeout`` seconds passed (False)."""
         addr = str(ipaddress.IPv6Address(address))

@@ -179,6 +179,10 @@ def stop(rund: Path, deadline_s: float = 30.0) -> bool:
         m = Monitor(rund / "mon.sock", timeout=5)
         try:
             m.sock.sendall(b"quit\n")
+            # closed at once, the socket's EOF may reach QEMU before the command does, and
+            # QEMU drops it (then SIGTERM after 15 s): read until QEMU closes its end
+            while m.sock.recv(4096):
+                pass
         finally:
             m.close()
     except (OSError, LabError):

@@ -21,17 +21,22 @@ SCENARIOS = sum(line.strip().startswith("Scenario:")
 ISOLATION = "test_restarting_the_driver_domain_while_the_guests_run"
 NO_ISOLATION = ("-m", "not isolation")  # runs that need not restart the driver domain
 PERSIST = "test_the_setup_comes_back_after_the_host_reboots"
-WHY_SKIPPED = {ISOLATION: "runs with --provision only", PERSIST: "runs with --persist only"}
+PROBE = "test_xl_devd_plugs_a_new_vif_into_the_bridge_and_unplugs_it"
+WHY_SKIPPED = {ISOLATION: "runs with --provision only", PERSIST: "runs with --persist only",
+               PROBE: "runs with --provision only"}
+SPECIAL = 3  # scenarios that run only with --provision or --persist
 
 
 def all_passed(run, *, isolation: str = "passed", persist: str = "skipped") -> None:
     """Every scenario passed; the isolation scenario as said: "passed", "skipped" (check
     mode: it would restart a domain) or "deselected" (left out with NO_ISOLATION); the
-    reboot scenario "skipped" (without --persist) or "passed"."""
+    reboot scenario "skipped" (without --persist) or "passed"; the probe (a test vif
+    plugged) passed, or skipped in check mode (said by isolation="skipped")."""
     assert run.returncode == 0, run.output[-5000:]
-    special = {ISOLATION: isolation, PERSIST: persist}
+    probe = "skipped" if isolation == "skipped" else "passed"
+    special = {ISOLATION: isolation, PERSIST: persist, PROBE: probe}
     rest = {n: o for n, o in run.outcomes.items() if not n.startswith(tuple(special))}
-    assert len(rest) == SCENARIOS - 2, run.outcomes
+    assert len(rest) == SCENARIOS - SPECIAL, run.outcomes
     assert set(rest.values()) == {"passed"}, run.messages
     for prefix, want in special.items():
         got = {n: o for n, o in run.outcomes.items() if n.startswith(prefix)}
@@ -39,7 +44,7 @@ def all_passed(run, *, isolation: str = "passed", persist: str = "skipped") -> N
             assert not got, got
             continue
         assert list(got.values()) == [want], (got, run.messages)
-        if want == "skipped" and prefix == ISOLATION:
+        if want == "skipped" and prefix in (ISOLATION, PROBE):
             [name] = got
             assert WHY_SKIPPED[prefix] in run.messages[name], run.messages[name]
 
@@ -104,7 +109,8 @@ def many_targets_in_parallel(lab, tmp_path) -> None:
     names = [f"{lab.target.name}-via-{i}" for i in (1, 2)]
     for name in names:
         mine = {n: o for n, o in run.outcomes.items() if f"[{name}]" in n}
-        assert sorted(mine.values()) == ["passed"] * (SCENARIOS - 2) + ["skipped"] * 2, mine
+        assert sorted(mine.values()) == ["passed"] * (SCENARIOS - SPECIAL) + \
+            ["skipped"] * SPECIAL, mine
     record = json.loads(RUNS["check-two-targets"].read_text())
     assert record["connections"] == {n: {"dom0": 1, "driver_domain": 1} for n in names}, \
         record["connections"]
