@@ -66,6 +66,7 @@ def parse_network_list(text: str) -> list[Vif]:
     return vifs
 
 
+CONNECTED = 4  # the xenbus state of a connected backend or frontend
 XENBUS_STATES = {0: "Unknown", 1: "Initialising", 2: "InitWait", 3: "Initialised",
                  4: "Connected", 5: "Closing", 6: "Closed", 7: "Reconfiguring",
                  8: "Reconfigured"}

@@ -221,7 +221,6 @@ def test_faults_fail_exactly_their_checkpoints(labs, group: list[Fault]):
     finally:
         for runner in runners.values():
             runner.close()
-    vif = names[VIF]
     run = run_suite(name="fault")
     target = lab.target.name
     outcome = {k: run.outcomes.get(f"{v}[{target}]", "missing") for k, v in SCENARIOS.items()}

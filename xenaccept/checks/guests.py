@@ -1,0 +1,171 @@
+"""6-8. The guests: their vifs served by the driver domain and connected, their frames
+reaching the bridge, their answers coming back; Dom0 fine while the driver domain restarts."""
+
+from __future__ import annotations
+
+from .. import wait
+from ..bridge import Bridge
+from ..errors import CheckFailed
+from ..provision import Setup
+from ..xl import CONNECTED, Backend, state_words, xenbus_state
+
+
+FRESH = 5               # seconds: a guest's MAC counts as learned when a frame refreshed it
+                        # this recently (the suite's guests send one a second)
+
+
+def served_vif(setup: Setup, guest: str) -> tuple[str, str]:
+    """``(vif<domid>.<devid>, MAC)`` of the guest's vif that the driver domain serves."""
+    dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
+    dom = setup.dom0.xl.domain(guest)
+    if dom is None or dd is None:
+        raise CheckFailed("xl list", f"{guest} and the driver domain running",
+                          f"{guest}: {'running' if dom else 'absent'}, "
+                          f"driver domain: {'running' if dd else 'absent'}")
+    vifs = setup.dom0.xl.network_list(guest)
+    served = [v for v in vifs if v.backend_domid == dd.domid]
+    if not served:
+        raise CheckFailed(f"xl network-list {guest}", f"a vif with backend domid {dd.domid}",
+                          ", ".join(f"vif {v.devid} on domid {v.backend_domid}" for v in vifs)
+                          or "no vif")
+    return f"vif{dom.domid}.{served[0].devid}", served[0].mac
+
+
+def guest_vif(setup: Setup, guest: str) -> str:
+    return served_vif(setup, guest)[0]
+
+
+def vif_connected(setup: Setup, guest: str) -> None:
+    """The guest's vif backend in the driver domain is Connected in xenstore and its
+    hotplug script reported success (hotplug-status connected); Dom0 reads both. A vif
+    enslaved and forwarding can still have a backend that never connected, or one that
+    closed when its frontend went away."""
+    backend_connected(setup, guest, served_vif(setup, guest)[0])
+
+
+def backend_connected(setup: Setup, guest: str, vif: str) -> None:
+    """The backend of ``vif`` (vif<domid>.<devid>) Connected, hotplug-status connected."""
+    domid, devid = (int(x) for x in vif.removeprefix("vif").split("."))
+    dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
+    if dd is None:
+        raise CheckFailed("xl list", "the driver domain running", "no such domain")
+    be: Backend | None = setup.dom0.xl.backends(dd.domid).get((domid, devid))
+    where = f"xenstore /local/domain/{dd.domid}/backend/vif/{domid}/{devid}"
+    if be is None:
+        raise CheckFailed(where, f"the backend of {guest}'s {vif}", "absent")
+    status = be.nodes.get("hotplug-status", "")
+    if be.state != CONNECTED or status != "connected":
+        raise CheckFailed(f"{where} ({guest}'s {vif})",
+                          f"state {xenbus_state(CONNECTED)} and hotplug-status connected",
+                          f"state {xenbus_state(be.state)} (its frontend: "
+                          f"{xenbus_state(setup.dom0.xl.frontend_state(be))}), "
+                          f"hotplug-status {status or 'absent'}")
+
+
+def unplugged(setup: Setup, guest: str, vif: str, timeout: float = 60.0) -> None:
+    """After ``xl network-detach``: the vif's interface leaves the bridge and its backend
+    leaves xenstore (hotplug's offline ran), within ``timeout``."""
+    domid, devid = (int(x) for x in vif.removeprefix("vif").split("."))
+    br = setup.drvdom.bridge(setup.target.bridge)
+    dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
+
+    def gone() -> bool:
+        return vif not in br.ports() and (dd is None or (domid, devid) not in
+                                          setup.dom0.xl.backends(dd.domid))
+    try:
+        wait.until(gone, timeout=timeout, what=f"{vif} of {guest} unplugged")
+    except wait.WaitTimeout:
+        raise CheckFailed(f"{vif} of {guest} after xl network-detach",
+                          f"gone from {br.name} and from xenstore within {timeout:g} s",
+                          f"ports of {br.name}: {', '.join(br.ports()) or 'none'}") from None
+
+
+def _learned_on(setup: Setup, br: Bridge, guest: str, vif: str, mac: str) -> str:
+    """``mac`` learned on ``vif`` from a frame at most :data:`FRESH` seconds old. An entry
+    can outlive the traffic that made it by minutes (the bridge ages entries out after
+    300 s): a stale one is named with its age, and with what keeps the guest's frames
+    from arriving when the suite can tell."""
+    entries = br.learned_entries(mac)
+    mine = [e for e in entries if e.ifname == vif]
+    if mine and (mine[0].updated is None or mine[0].updated <= FRESH):
+        return vif
+    if mine:
+        found = f"learned on {vif}, but no frame from it for {mine[0].updated} s"
+    elif entries:
+        found = f"learned on {', '.join(e.ifname for e in entries)}"
+    else:
+        found = "not learned"
+    why = _why_silent(setup, br, guest, vif)
+    raise CheckFailed(f"`bridge -s fdb` of {br.name}",
+                      f"{guest}'s MAC {mac} learned on {vif} from a frame of the last "
+                      f"{FRESH} s", found + (f" ({why})" if why else ""))
+
+
+def _why_silent(setup: Setup, br: Bridge, guest: str, vif: str) -> str:
+    """What Dom0 and the bridge show that keeps a guest's frames away ('' when nothing)."""
+    said = []
+    dom = setup.dom0.xl.domain(guest)
+    if dom is not None and any(c in dom.state for c in "pscd"):
+        said.append(f"{guest} is {state_words(dom.state)}")
+    port = br.port(vif)
+    if port is None or port.master != br.name:
+        said.append(f"{vif} is not a port of {br.name}"
+                    + (f" but of {port.master}" if port and port.master else ""))
+    elif port.trouble():
+        said.append(f"port {vif}: {port.trouble()}")
+    return "; ".join(said)
+
+
+def mac_learned(setup: Setup, guest: str) -> str:
+    return _learned_on(setup, setup.drvdom.bridge(setup.target.bridge), guest,
+                       *served_vif(setup, guest))
+
+
+def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
+    """:func:`mac_learned`, polled: a guest is given ``timeout`` seconds to send a frame.
+    The vif and MAC are read once; each poll reads only the bridge's fdb."""
+    last: list[CheckFailed] = []
+    vif, mac = served_vif(setup, guest)
+    br = setup.drvdom.bridge(setup.target.bridge)
+
+    def probe() -> str | None:
+        try:
+            return _learned_on(setup, br, guest, vif, mac)
+        except CheckFailed as e:
+            last[:] = [e]
+            return None
+
+    try:
+        return wait.until(probe, timeout=timeout, what=f"{guest}'s MAC learned by the bridge")
+    except wait.WaitTimeout:
+        if last:
+            e = last[0]
+            raise CheckFailed(e.what, e.expected + f", within {timeout:g} s", e.found) from None
+        raise
+
+
+def dom0_toolstack_works(setup: Setup) -> None:
+    """Dom0 answers, xl answers, and Dom0 itself is running."""
+    domains = {d.name: d for d in setup.dom0.xl.domains()}
+    if "Domain-0" not in domains:
+        raise CheckFailed("xl list in Dom0", "Domain-0 listed", ", ".join(domains) or "nothing")
+    if not setup.dom0.xl.info().get("xen_version"):
+        raise CheckFailed("xl info in Dom0", "a xen_version", "none")
+
+
+def guest_answers_ping(setup: Setup, guest: str) -> None:
+    """The driver domain pings the guest across the bridge, at the IPv6 link-local address
+    the guest's kernel derives from its MAC (EUI-64): replies prove traffic both ways
+    without any address on the LAN."""
+    from .guest_payload import guest_link_local
+    vif, mac = served_vif(setup, guest)
+    br = setup.drvdom.bridge(setup.target.bridge)
+    addr = guest_link_local(mac)
+    if not br.pings(addr):
+        said = [_why_silent(setup, br, guest, vif)]
+        if not any(a.startswith("fe80:") for a in br.addresses()):
+            said.append(f"{br.name} has no IPv6 link-local address (IPv6 disabled on it?): "
+                        "it can send no ICMPv6 on its link")
+        raise CheckFailed(f"ping -6 {addr}%{br.name} from the driver domain",
+                          f"{guest} ({mac}, on {vif}) to answer",
+                          "no reply in 6 s" + "".join(f"; {x}" for x in said if x))

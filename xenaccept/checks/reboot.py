@@ -1,0 +1,80 @@
+"""9. The setup comes back after the host reboots."""
+
+from __future__ import annotations
+
+from ..errors import CheckFailed
+from ..kernel import hidden_bdfs
+from ..provision import Setup, persist
+from ..xl import assignable_node
+from .bridge import enslaved
+from .device import bound_to_pciback
+
+
+def persistent_setup_present(setup: Setup) -> bool:
+    """Whether Dom0 holds a permanent setup (the autostart unit enabled)."""
+    return setup.dom0.runner.run("systemctl", "is-enabled", "--quiet", persist.UNIT).ok
+
+
+def booted_after_persist(setup: Setup) -> None:
+    """Provision mode: the boot Dom0 runs began after the setup was made permanent (its
+    boot id changed across the suite's reboot). Check mode: the autostart unit ran in the
+    boot Dom0 runs now."""
+    if setup.boot_ids is not None:
+        before, after = setup.boot_ids
+        now = setup.boot_id()
+        if before == now or after != now:
+            raise CheckFailed("/proc/sys/kernel/random/boot_id",
+                              f"a new boot after the suite's reboot ({after})",
+                              f"{now} (before the reboot: {before})")
+        return
+    r = setup.dom0.runner.run("systemctl", "is-active", persist.UNIT)
+    if r.stdout.strip() != "active":
+        raise CheckFailed(f"{persist.UNIT} in Dom0", "active (run in this boot)",
+                          r.stdout.strip() or r.stderr.strip())
+
+
+def hidden_at_boot(setup: Setup) -> None:
+    bdf = setup.bdf
+    cmdline = setup.dom0.kernel.cmdline
+    if bdf not in hidden_bdfs(cmdline):
+        raise CheckFailed("Dom0's /proc/cmdline", f"xen-pciback.hide=({bdf})", cmdline)
+    record = setup.dom0.xl.assignable_record(bdf)
+    if record is not None:
+        raise CheckFailed(assignable_node(bdf), "no record (hidden at boot, not by xl)",
+                          f"xl pci-assignable-add's record {record!r}")
+    bound_to_pciback(setup)
+
+
+def started_at_boot(setup: Setup) -> None:
+    r = setup.dom0.runner.run("systemctl", "show", "-p", "UnitFileState,ActiveState",
+                              persist.UNIT)
+    props = dict(line.partition("=")[::2] for line in r.stdout.splitlines())
+    if props.get("UnitFileState") != "enabled" or props.get("ActiveState") != "active":
+        raise CheckFailed(f"{persist.UNIT} in Dom0", "enabled and active",
+                          f"{props.get('UnitFileState', '?')} and "
+                          f"{props.get('ActiveState', '?')}")
+    t = setup.target
+    missing = [n for n in (t.driver_domain.name, *t.guests.names)
+               if setup.dom0.xl.domain(n) is None]
+    if missing:
+        raise CheckFailed("xl list in Dom0", "the driver domain and every guest running",
+                          f"not running: {', '.join(missing)}")
+
+
+def driver_domain_own_config(setup: Setup) -> None:
+    """xl devd and the bridge were brought up by the driver domain's own units (not by the
+    suite over SSH), and it told Dom0 so (its readiness flag in xenstore)."""
+    r = setup.drvdom.runner.run("systemctl", "is-active", "xenaccept-devd.service",
+                                "xenaccept-ready.service", "systemd-networkd.service")
+    states = r.stdout.split()
+    if states != ["active"] * 3:
+        raise CheckFailed(f"units in {setup.drvdom.name}",
+                          "xenaccept-devd, xenaccept-ready, systemd-networkd active",
+                          " ".join(states) or r.stderr.strip())
+    dom = setup.dom0.xl.domain(setup.target.driver_domain.name)
+    key = f"/local/domain/{dom.domid if dom else '?'}/{persist.READY_KEY}"
+    flag = setup.dom0.runner.run("xenstore-read", key)
+    if flag.stdout.strip() != "1":
+        raise CheckFailed(f"xenstore {key}", "1 (the driver domain is ready)",
+                          flag.stdout.strip() or flag.stderr.strip() or "absent")
+    enslaved(setup, setup.target.driver_domain.nic)
