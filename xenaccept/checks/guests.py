@@ -157,7 +157,7 @@ def guest_answers_ping(setup: Setup, guest: str) -> None:
     """The driver domain pings the guest across the bridge, at the IPv6 link-local address
     the guest's kernel derives from its MAC (EUI-64): replies prove traffic both ways
     without any address on the LAN."""
-    from .guest_payload import guest_link_local
+    from ..guest_payload import guest_link_local
     vif, mac = served_vif(setup, guest)
     br = setup.drvdom.bridge(setup.target.bridge)
     addr = guest_link_local(mac)
