@@ -1,0 +1,91 @@
+"""Checkpoints on outputs recorded from the lab with faults made for real, through runners
+that replay them: what the messages say about where things are."""
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from xenaccept import checks, inventory
+from xenaccept.errors import CheckFailed
+from xenaccept.provision import Setup
+from xenaccept.runner import Runner
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"
+BRIDGE_SYSFS = shlex.join(["sh", "-c", 'd="$1"; [ -d "$d/bridge" ] || exit 0; '
+                           'echo bridge; cat "$d/operstate"; ls -1 "$d/brif"', "sh",
+                           "/sys/class/net/xenbr0"])
+
+
+class Replay(Runner):
+    def __init__(self, name: str, answers: dict[str, tuple[int, str]]) -> None:
+        super().__init__(name, read_only=True)
+        self.answers = answers
+
+    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
+        rc, out = self.answers.get(command, (127, ""))
+        return rc, out, "" if rc == 0 else f"{command}: not recorded"
+
+
+def data(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+@pytest.fixture
+def setup(tmp_path):
+    import yaml
+    (tmp_path / "k").write_text("")
+    d = yaml.safe_load(EXAMPLE.read_text())
+    t = d["targets"][0]
+    t["device"] = {"bdf": "0000:00:05.0", "native_driver": "e1000"}
+    t["guests"] = {"names": ["guest1", "guest2"], "mac_prefix": "00:16:3e:5a:00"}
+    [target] = inventory.parse({"targets": [t]}, base=tmp_path)
+    net1 = data("dom0_xl-network-list-guest1_assigned-running.txt")
+    dom0 = Replay("dom0", {
+        "xl list": (0, data("dom0_xl-list_assigned-running.txt").replace(
+            "guest2                                       3   512     1     -b----",
+            "guest2                                       3   512     1     --p---")),
+        "xl network-list guest1": (0, net1),
+        "xl network-list guest2": (0, net1.replace("0   1  00:16:3e:5a:00:01",
+                                                   "0   1  00:16:3e:5a:00:02")),
+        "xenstore-ls -f /local/domain/1/backend/vif":
+            (0, data("dom0_xenstore-ls-f-backend-vif_assigned-running.txt")),
+    })
+    drvdom = Replay("drvdom", {
+        # made on the lab: vif2.0's port disabled, vif3.0 moved to a bridge xenbr1
+        "bridge -j -d link show": (0, data("drvdom_bridge-j-d-link_faults.txt")),
+        BRIDGE_SYSFS: (0, "bridge\nup\neth0\nvif2.0\n"),
+        "bridge -j -s fdb show br xenbr0": (0, data("drvdom_bridge-j-s-fdb-show-br-xenbr0.txt")),
+        "ip -j addr show dev xenbr0": (0, "[]"),
+    })
+    return Setup(target, dom0, drvdom, provision=False)
+
+
+def test_a_vif_on_another_bridge_is_named_with_that_bridge(setup):
+    vif = checks.guest_vif(setup, "guest2")
+    assert vif == "vif3.0"
+    with pytest.raises(CheckFailed, match="vif3.0 is a port of xenbr1, not of xenbr0 "
+                                          r"\(ports of xenbr0: eth0, vif2.0\)"):
+        checks.enslaved(setup, vif)
+
+
+def test_a_disabled_port_says_its_state(setup):
+    checks.enslaved(setup, "vif2.0")
+    with pytest.raises(CheckFailed, match="found port state disabled"):
+        checks.forwarding(setup, "vif2.0")
+
+
+def test_a_silent_guest_is_named_paused_and_the_bridge_without_ipv6(setup):
+    with pytest.raises(CheckFailed) as e:
+        checks.guest_answers_ping(setup, "guest2")  # ping is not recorded: no reply
+    assert "guest2 is paused" in str(e.value)
+    assert "vif3.0 is not a port of xenbr0 but of xenbr1" in str(e.value)
+    assert "xenbr0 has no IPv6 link-local address" in str(e.value)
+
+
+def test_a_connected_backend_passes_and_the_check_mode_reads_each_fact_once(setup):
+    checks.vif_connected(setup, "guest1")
+    checks.vif_connected(setup, "guest1")
+    sent = [r.command for r in setup.dom0.runner.transcript.sent()]
+    assert sent.count("xl list") == 1 and len(sent) == len(set(sent))
