@@ -143,10 +143,6 @@ class Bridge:
         return parse_fdb(self.runner.out("bridge", "-j", "-s", "fdb", "show", "br",
                                          self.name))
 
-    def learned(self, mac: str) -> list[str]:
-        """Ports on which ``mac`` was learned (dynamic entries only)."""
-        return [e.ifname for e in self.learned_entries(mac)]
-
     def learned_entries(self, mac: str) -> list[FdbEntry]:
         """The dynamic entries of ``mac``, with how long ago a frame refreshed each."""
         mac = validate.mac(mac)

@@ -25,24 +25,31 @@ class ScriptState:
     executable: bool
 
 
+def _argv(args: str) -> list[str]:
+    try:
+        return shlex.split(args)
+    except ValueError:
+        return args.split()
+
+
 def parse_ps(text: str) -> list[tuple[int, list[str]]]:
     """``ps -eo pid=,args=`` -> [(pid, argv)]."""
     procs = []
     for line in text.splitlines():
         pid, _, args = line.strip().partition(" ")
         if pid.isdigit():
-            try:
-                argv = shlex.split(args)
-            except ValueError:
-                argv = args.split()
-            procs.append((int(pid), argv))
+            procs.append((int(pid), _argv(args)))
     return procs
 
 
+def is_devd(argv: list[str]) -> bool:
+    """An ``xl devd`` process: argv[0] is xl (any path) and argv[1] is devd."""
+    return len(argv) >= 2 and posixpath.basename(argv[0]) == "xl" and argv[1] == "devd"
+
+
 def devd_pids(ps_text: str) -> list[int]:
-    """PIDs of ``xl devd`` processes: argv[0] is xl (any path) and argv[1] is devd."""
-    return [pid for pid, argv in parse_ps(ps_text)
-            if len(argv) >= 2 and posixpath.basename(argv[0]) == "xl" and argv[1] == "devd"]
+    """PIDs of ``xl devd`` processes in ``ps -eo pid=,args=`` output."""
+    return [pid for pid, argv in parse_ps(ps_text) if is_devd(argv)]
 
 
 # One read of the scripts directory: every regular file with whether it is executable
@@ -123,22 +130,21 @@ class Hotplug:
         r = self.runner.run("sh", "-c", _SYNTAX_SCRIPT, "sh", self.dir, *names, once=True)
         return parse_syntax(r.stdout)
 
-    def _ps(self) -> tuple[str, dict[int, str]]:
-        """One ``ps -eo pid=,stat=,args=`` -> (``pid args`` lines, {pid: state})."""
-        lines, states = [], {}
+    def _ps(self) -> list[tuple[int, str, list[str]]]:
+        """One ``ps -eo pid=,stat=,args=`` -> [(pid, state, argv)]."""
+        procs = []
         for line in self.runner.out("ps", "-eo", "pid=,stat=,args=", once=True).splitlines():
             pid, stat, args = (line.split(None, 2) + ["", ""])[:3]
             if pid.isdigit():
-                lines.append(f"{pid} {args}")
-                states[int(pid)] = stat
-        return "\n".join(lines), states
+                procs.append((int(pid), stat, _argv(args)))
+        return procs
 
     def devd_pids(self) -> list[int]:
-        return devd_pids(self._ps()[0])
+        return [pid for pid, _, argv in self._ps() if is_devd(argv)]
 
     def process_states(self) -> dict[int, str]:
         """{pid: state} (ps's STAT: T stopped, Z zombie, D blocked, S sleeping, ...)."""
-        return self._ps()[1]
+        return {pid: stat for pid, stat, _ in self._ps()}
 
     def xl_path(self) -> str | None:
         """Where ``xl`` is (Debian keeps it in /usr/lib/xen-<ver>/bin behind a wrapper)."""

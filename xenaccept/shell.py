@@ -80,14 +80,9 @@ class ShellSession:
                 if not err_done and (i := err.find(end_err)) >= 0:
                     err_done = True
                     del err[i:]
-                if (status is None or not err_done) and self.channel.closed \
-                        and not self.channel.recv_ready() \
-                        and not self.channel.recv_stderr_ready():
-                    raise ShellLost("the shell's channel closed")
-                if self.channel.exit_status_ready() and not self.channel.recv_ready() \
-                        and not self.channel.recv_stderr_ready() \
-                        and (status is None or not err_done):
-                    raise ShellLost("the shell ended")
+                drained = not (self.channel.recv_ready() or self.channel.recv_stderr_ready())
+                if (status is None or not err_done) and drained and not self.alive:
+                    raise ShellLost("the shell ended or its channel closed")
         except ShellLost:
             self.close()
             raise

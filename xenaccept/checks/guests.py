@@ -14,6 +14,12 @@ FRESH = 5               # seconds: a guest's MAC counts as learned when a frame 
                         # this recently (the suite's guests send one a second)
 
 
+def vif_ids(vif: str) -> tuple[int, int]:
+    """``vif<domid>.<devid>`` -> (domid, devid)."""
+    domid, _, devid = vif.removeprefix("vif").partition(".")
+    return int(domid), int(devid)
+
+
 def served_vif(setup: Setup, guest: str) -> tuple[str, str]:
     """``(vif<domid>.<devid>, MAC)`` of the guest's vif that the driver domain serves."""
     dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
@@ -45,7 +51,7 @@ def vif_connected(setup: Setup, guest: str) -> None:
 
 def backend_connected(setup: Setup, guest: str, vif: str) -> None:
     """The backend of ``vif`` (vif<domid>.<devid>) Connected, hotplug-status connected."""
-    domid, devid = (int(x) for x in vif.removeprefix("vif").split("."))
+    domid, devid = vif_ids(vif)
     dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
     if dd is None:
         raise CheckFailed("xl list", "the driver domain running", "no such domain")
@@ -65,7 +71,7 @@ def backend_connected(setup: Setup, guest: str, vif: str) -> None:
 def unplugged(setup: Setup, guest: str, vif: str, timeout: float = 60.0) -> None:
     """After ``xl network-detach``: the vif's interface leaves the bridge and its backend
     leaves xenstore (hotplug's offline ran), within ``timeout``."""
-    domid, devid = (int(x) for x in vif.removeprefix("vif").split("."))
+    domid, devid = vif_ids(vif)
     br = setup.drvdom.bridge(setup.target.bridge)
     dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
 
