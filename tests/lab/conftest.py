@@ -154,7 +154,10 @@ def run_suite(*args: str, name: str, timeout: float = 1800,
     print(p.stdout[-6000:], p.stderr[-2000:], sep="\n", flush=True)
     outcomes, messages = parse_junit(junit)
     text = transcript.read_text() if transcript.exists() else ""
-    (ROOT / "reports" / f"transcript-{name}.txt").write_text(text)
+    # kept apart: the suite's next run clears reports/transcript*.txt
+    kept = ROOT / "reports" / "lab-runs"
+    kept.mkdir(parents=True, exist_ok=True)
+    (kept / f"transcript-{name}.txt").write_text(text)
     record = ROOT / "reports" / "run.json"
     if record.exists() and record.stat().st_mtime >= started:
         RUNS[name] = ROOT / "reports" / f"run-{name}.json"

@@ -79,6 +79,9 @@ def test_the_generated_files():
     assert "Driver=e1000" in net and "DHCP=ipv4" in net
     sshd = archive.extractfile("etc/ssh/sshd_config").read().decode()
     assert "PasswordAuthentication no" in sshd and "PermitRootLogin prohibit-password" in sshd
+    masked = {m.name for m in archive.getmembers() if m.issym() and m.linkname == "/dev/null"}
+    assert {"etc/systemd/system/sys-kernel-debug.mount",
+            "etc/systemd/system/getty-static.service"} <= masked
     static = img.personal_files(img.Personal("d", "e1000e", "192.0.2.5/24", "192.0.2.1", (),
                                              "0" * 32))
     text = static["etc/systemd/network/50-xenaccept-nic.network"][1]
