@@ -10,15 +10,15 @@ Feature: 7. Traffic flows from the guests through the driver domain
 
   Works means: each guest's MAC is in the bridge's forwarding database on that guest's
   vif, refreshed by a frame of the last 5 seconds (`bridge -s fdb`). A guest found running
-  is given 10 s to send one, a guest just started a minute. And each guest answers the
-  driver domain's ping.
+  is given 10 s to send one, a guest just started a minute. A guest found silent is asked
+  for a frame: the driver domain pings it once, and the frame of its answer must refresh
+  its entry. And each guest answers the driver domain's ping.
   Present but broken: an entry outlives the traffic that made it by up to 300 s (the
   bridge's ageing time). So a guest that stopped sending, a paused guest, or a port whose
   learning was switched off still shows its MAC for minutes. Only the age of the entry
   tells. When a guest does not answer, the message says what Dom0 and the bridge show: the
-  guest paused, the port's state, the bridge without an IPv6 link-local address. Guests of
-  your own that send nothing for 10 s fail the first scenario; ping them first, or run it
-  on guests that talk.
+  guest paused, the port's state, the bridge without an IPv6 link-local address, and
+  whether the guest answered when asked for a frame.
 
   Scenario: The bridge learns every guest's MAC address on its vif
     Given the guests are running

@@ -1,6 +1,7 @@
 """Checkpoints on outputs recorded from the lab with faults made for real, through runners
 that replay them: what the messages say about where things are."""
 
+import json
 import shlex
 from pathlib import Path
 
@@ -89,3 +90,48 @@ def test_a_connected_backend_passes_and_the_check_mode_reads_each_fact_once(setu
     checks.vif_connected(setup, "guest1")
     sent = [r.command for r in setup.dom0.runner.transcript.sent()]
     assert sent.count("xl list") == 1 and len(sent) == len(set(sent))
+
+
+class QuietGuests(Replay):
+    """The driver domain's bridge with guest1's entry last refreshed 240 s ago (a quiet
+    guest) until guest1 answers a ping; guest2 (paused) answers none."""
+
+    def __init__(self, answers: dict[str, tuple[int, str]]) -> None:
+        super().__init__("drvdom", answers)
+        self.pinged: list[str] = []
+        entries = json.loads(data("drvdom_bridge-j-s-fdb-show-br-xenbr0.txt"))
+        for e in entries:
+            if e["mac"].startswith("00:16:3e:5a:00:"):
+                e["updated"] = 240
+        self.fdb = entries
+
+    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
+        if command.startswith("ping -6 "):
+            self.pinged.append(command)
+            if "fe80::216:3eff:fe5a:1%xenbr0" in command:  # guest1's EUI-64 address
+                for e in self.fdb:
+                    if e["mac"] == "00:16:3e:5a:00:01":
+                        e["updated"] = 0
+                return 0, "", ""
+            return 1, "", ""
+        if command == "bridge -j -s fdb show br xenbr0":
+            return 0, json.dumps(self.fdb), ""
+        return super()._execute(command, timeout, stdin)
+
+
+def test_a_quiet_guest_is_asked_for_a_frame_and_its_answer_refreshes_its_entry(setup):
+    quiet = QuietGuests(setup.drvdom.runner.answers)
+    setup = Setup(setup.target, setup.dom0.runner, quiet, provision=False)
+    assert checks.mac_learned_within(setup, "guest1", timeout=5) == "vif2.0"
+    assert len(quiet.pinged) == 1
+
+
+def test_a_guest_silent_even_when_asked_fails_saying_so(setup):
+    quiet = QuietGuests(setup.drvdom.runner.answers)
+    setup = Setup(setup.target, setup.dom0.runner, quiet, provision=False)
+    with pytest.raises(CheckFailed) as e:
+        checks.mac_learned_within(setup, "guest2", timeout=1)
+    assert "learned on vif3.0, but no frame from it for 240 s" in str(e.value)
+    assert "guest2 is paused" in str(e.value)
+    assert "asked for a frame, guest2 did not answer the driver domain's ping" in str(e.value)
+    assert len(quiet.pinged) == 1  # asked once, not at every poll

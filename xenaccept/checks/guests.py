@@ -129,8 +129,14 @@ def mac_learned(setup: Setup, guest: str) -> str:
 
 def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
     """:func:`mac_learned`, polled: a guest is given ``timeout`` seconds to send a frame.
-    The vif and MAC are read once; each poll reads only the bridge's fdb."""
+    A guest found silent (a quiet guest of the operator's sends nothing for minutes) is
+    asked for one, once: the driver domain pings it, as :func:`guest_answers_ping` does,
+    and the frame of its answer must refresh the entry on its vif. A paused guest, a port
+    that does not forward or does not learn still fail. The vif and MAC are read once; each
+    poll reads only the bridge's fdb."""
+    from ..guest_payload import guest_link_local
     last: list[CheckFailed] = []
+    asked: list[bool] = []      # the one ping's outcome, once sent
     vif, mac = served_vif(setup, guest)
     br = setup.drvdom.bridge(setup.target.bridge)
 
@@ -139,6 +145,8 @@ def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
             return _learned_on(setup, br, guest, vif, mac)
         except CheckFailed as e:
             last[:] = [e]
+            if not asked:
+                asked.append(br.pings(guest_link_local(mac)))
             return None
 
     try:
@@ -146,7 +154,10 @@ def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
     except wait.WaitTimeout:
         if last:
             e = last[0]
-            raise CheckFailed(e.what, e.expected + f", within {timeout:g} s", e.found) from None
+            ping = (f"; asked for a frame, {guest} {'answered' if asked[0] else 'did not answer'}"
+                    " the driver domain's ping") if asked else ""
+            raise CheckFailed(e.what, e.expected + f", within {timeout:g} s",
+                              e.found + ping) from None
         raise
 
 
