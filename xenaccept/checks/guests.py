@@ -154,8 +154,8 @@ def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
     except wait.WaitTimeout:
         if last:
             e = last[0]
-            ping = (f"; asked for a frame, {guest} {'answered' if asked[0] else 'did not answer'}"
-                    " the driver domain's ping") if asked else ""
+            ping = (f"; the driver domain's ping asking {guest} for a frame "
+                    f"{'was answered' if asked[0] else 'got no reply'}") if asked else ""
             raise CheckFailed(e.what, e.expected + f", within {timeout:g} s",
                               e.found + ping) from None
         raise
