@@ -6,7 +6,9 @@ Feature: 7. Traffic flows from the guests through the driver domain
   The way back: the driver domain pings each guest across the bridge, at the IPv6
   link-local address the guest's kernel derives from its MAC; replies prove frames flow
   both ways, with no address on the LAN and no DHCP. (The suite's own guests ping the
-  bridge once a second; guests of your own must answer ICMPv6 echo on their link.)
+  bridge once a second; guests of your own must answer ICMPv6 echo on their link, at the
+  EUI-64 address: a guest with stable-privacy addresses, NetworkManager's default, has
+  none there.)
 
   Works means: each guest's MAC is in the bridge's forwarding database on that guest's
   vif, refreshed by a frame of the last 5 seconds (`bridge -s fdb`). A guest found running
