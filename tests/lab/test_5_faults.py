@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import pytest
 
 from xenaccept import state, wait
-from xenaccept.bridge import parse_fdb
+from xenaccept.bridge import Bridge
 from xenaccept.guest_payload import guest_link_local
 from xenaccept.ssh import SSHRunner
 
 from .conftest import ROOT, run_suite
+from .test_2_suite import all_passed
 
 pytestmark = pytest.mark.lab
 
@@ -260,7 +261,6 @@ def test_a_quiet_guest_is_asked_for_a_frame_and_is_no_false_alarm(labs):
     solicitations: after its link came up it sends nothing on its own, but its kernel
     answers pings. Once its entry is 8 s old, check mode passes every scenario: 7a asks
     the guest for a frame (one ping from the driver domain), 7b pings it again."""
-    from .test_2_suite import all_passed
     lab = labs.boot("snapshot:provisioned")
     g2 = lab.target.guests.names[1]
     dom0, drvdom = _runner(lab, "dom0"), _runner(lab, "drvdom")
@@ -269,10 +269,10 @@ def test_a_quiet_guest_is_asked_for_a_frame_and_is_no_false_alarm(labs):
         dom0.run("xl", "create", lab.target.config_path(g2), f'extra="{QUIET}"',
                  mutates=True, check=True, timeout=120)
 
+        br = Bridge(drvdom, lab.target.bridge)
+
         def stale() -> int | None:
-            fdb = parse_fdb(drvdom.out("bridge", "-j", "-s", "fdb", "show", "br",
-                                       lab.target.bridge))
-            ages = [e.updated for e in fdb if e.mac == G2_MAC and e.updated is not None]
+            ages = [e.updated for e in br.learned_entries(G2_MAC) if e.updated is not None]
             return ages[0] if ages and ages[0] >= 8 else None
         age = wait.until(stale, timeout=120, what=f"{g2}'s bridge entry 8 s old")
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import wait
 from ..bridge import Bridge
 from ..errors import CheckFailed
+from ..guest_payload import guest_link_local
 from ..provision import Setup
 from ..xl import CONNECTED, Backend, state_words, xenbus_state
 
@@ -134,7 +135,6 @@ def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
     and the frame of its answer must refresh the entry on its vif. A paused guest, a port
     that does not forward or does not learn still fail. The vif and MAC are read once; each
     poll reads only the bridge's fdb."""
-    from ..guest_payload import guest_link_local
     last: list[CheckFailed] = []
     asked: list[bool] = []      # the one ping's outcome, once sent
     vif, mac = served_vif(setup, guest)
@@ -174,7 +174,6 @@ def guest_answers_ping(setup: Setup, guest: str) -> None:
     """The driver domain pings the guest across the bridge, at the IPv6 link-local address
     the guest's kernel derives from its MAC (EUI-64): replies prove traffic both ways
     without any address on the LAN."""
-    from ..guest_payload import guest_link_local
     vif, mac = served_vif(setup, guest)
     br = setup.drvdom.bridge(setup.target.bridge)
     addr = guest_link_local(mac)
