@@ -23,7 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--inventory", metavar="PATH", default=None,
                 help="inventory YAML of the hosts to check; write it --inventory=PATH "
                      "(default: $XENACCEPT_INVENTORY, else the lab's, "
-                     "lab/run/default/inventory.yaml)")
+                     "lab/run/$XENLAB_NAME/inventory.yaml, XENLAB_NAME defaulting to 'default')")
     g.addoption("--provision", action="store_true",
                 help="build the setup for real (hide the device, start the driver domain, "
                      "bridge, xl devd, guests) and restore the host afterwards; without it "

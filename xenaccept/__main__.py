@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("teardown", help="destroy what a --keep run left up and give the "
                        "device back (only domains whose config this suite wrote)")
-    t.add_argument("--inventory", default="lab/run/default/inventory.yaml")
+    t.add_argument("--inventory", default=None, help="default: the lab's, "
+                   "lab/run/$XENLAB_NAME/inventory.yaml (XENLAB_NAME defaults to 'default')")
     init.add_parser(sub)
     a = p.parse_args(argv)
     if a.cmd == "init":
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     status = 0
     try:
-        for target in inventory.load(a.inventory):
+        for target in inventory.load(a.inventory or inventory.lab_inventory()):
             dom0 = SSHRunner("dom0", target.dom0, read_only=False)
             drvdom = SSHRunner(target.driver_domain.name, state.driver_domain_spec(target),
                                read_only=False)

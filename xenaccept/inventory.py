@@ -113,6 +113,15 @@ _PUBKEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|"
                      r"[A-Za-z0-9+/]+={0,3}( [A-Za-z0-9_.@:+-]{0,100})?$")
 
 
+def lab_inventory(root: Path | str = ".") -> Path:
+    """The embedded lab's inventory below the repository ``root``: that of the instance
+    ``$XENLAB_NAME`` names (lab/xenlab's instances; default ``default``)."""
+    name = os.environ.get("XENLAB_NAME") or "default"
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise InventoryError(f"XENLAB_NAME must be [A-Za-z0-9_-]+, got {name!r}")
+    return Path(root) / "lab" / "run" / name / "inventory.yaml"
+
+
 def _mapping(d: Any, field: str, kind: str) -> dict[str, Any]:
     if not isinstance(d, dict):
         raise InventoryError(f"{field}: expected a mapping, got {type(d).__name__}")

@@ -7,7 +7,6 @@ repository) and look at the lab's Dom0 themselves, through the same library.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from xenaccept.ssh import SSHRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 XENLAB = ROOT / "lab" / "xenlab"
-INVENTORY = ROOT / "lab" / "run" / os.environ.get("XENLAB_NAME", "default") / "inventory.yaml"
+INVENTORY = inventory.lab_inventory(ROOT)
 
 
 def xenlab(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:

@@ -124,3 +124,14 @@ def test_reports_show_a_target_by_its_name_not_its_key_paths(data, tmp_path):
     t = inventory.parse(data, base=tmp_path)[1]
     assert repr(t) == f"Target({t.name!r})"
     assert str(tmp_path) not in repr(t)
+
+
+def test_the_lab_inventory_is_the_booted_instances(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`XENLAB_NAME=x make acceptance` boots lab x: the suite must read x's inventory."""
+    monkeypatch.delenv("XENLAB_NAME", raising=False)
+    assert inventory.lab_inventory("/r") == Path("/r/lab/run/default/inventory.yaml")
+    monkeypatch.setenv("XENLAB_NAME", "x")
+    assert inventory.lab_inventory("/r") == Path("/r/lab/run/x/inventory.yaml")
+    monkeypatch.setenv("XENLAB_NAME", "../etc")
+    with pytest.raises(InventoryError, match="XENLAB_NAME"):
+        inventory.lab_inventory("/r")
