@@ -29,9 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .errors import HarnessError
+from .names import MARKER, WORK
 from .runner import Runner
-
-WORK = "/var/lib/xenaccept"
 
 # what the driver domain runs; a package missing in Dom0 is an error when marked True
 ROOTS: dict[str, bool] = {
@@ -199,12 +198,12 @@ def personal_files(p: Personal) -> dict[str, tuple[int, str]]:
         "etc/machine-id": (0o444, p.machine_id + "\n"),
         # the passed-through NIC, matched by its native driver (its name may vary)
         "etc/systemd/network/50-xenaccept-nic.network": (0o644, (
-            "# written by xenaccept: the passed-through NIC\n[Match]\n"
+            f"{MARKER}: the passed-through NIC\n[Match]\n"
             f"Driver={p.native_driver}\n\n[Network]\n{net}LinkLocalAddressing=ipv6\n"
             "KeepConfiguration=yes\n")),
         # Debian makes sshd_config from a template at install (ucf), not a package file
         "etc/ssh/sshd_config": (0o644, (
-            "# written by xenaccept: root by key only, one host key made for this domain\n"
+            f"{MARKER}: root by key only, one host key made for this domain\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM yes\nUseDNS no\n"
             "HostKey /etc/ssh/ssh_host_ed25519_key\n"

@@ -4,6 +4,7 @@ the logs worth attaching when a checkpoint fails. Read-only."""
 from __future__ import annotations
 
 from .errors import HarnessError
+from .names import DEVD_UNITS
 from .provision import Setup
 
 KERNEL_OPTIONS = ("XEN_PCIDEV_BACKEND", "XEN_NETDEV_BACKEND", "XEN_NETDEV_FRONTEND",
@@ -70,6 +71,7 @@ def diagnostics(setup: Setup) -> dict[str, str]:
              "/var/log/xen/xen-hotplug.log")
         grab("xl devd log (driver domain)", dd, "sh", "-c",
              "tail -n 80 /var/log/xen/xldevd.log 2>/dev/null; "
-             "journalctl -u xenaccept-xldevd -n 80 --no-pager 2>/dev/null")
+             "journalctl " + " ".join(f"-u {u}" for u in DEVD_UNITS) +
+             " -n 80 --no-pager 2>/dev/null")
         grab("driver domain kernel log (tail)", dd, "sh", "-c", "dmesg | tail -n 60")
     return logs

@@ -16,12 +16,11 @@ import ipaddress
 from collections.abc import Callable
 
 from . import initramfs
-from .drvdom_image import WORK
 from .errors import HarnessError
+from .names import GUEST_PAYLOAD_DIR
 from .runner import Runner
 
-DIR = f"{WORK}/guest"
-PATH = f"{DIR}/initrd.img"
+PATH = f"{GUEST_PAYLOAD_DIR}/initrd.img"
 TOOLS = ("dash", "ip", "ping", "sleep", "kmod")
 MODULES = ("xen-netfront",)
 
@@ -72,7 +71,7 @@ def extra(peer: str) -> str:
 
 def build(dom0: Runner, release: str, log: Callable[[str], None] = print) -> str:
     """Build the guests' ramdisk in Dom0; returns its path."""
-    dom0.run("mkdir", "-p", "-m", "0700", DIR, mutates=True, check=True)
+    dom0.run("mkdir", "-p", "-m", "0700", GUEST_PAYLOAD_DIR, mutates=True, check=True)
     kb = initramfs.build(dom0, release, PATH, INIT, TOOLS, MODULES, what="the guests' ramdisk")
     log(f"guest payload: {PATH} ({kb // 1024 or 1} MB: netfront, {', '.join(TOOLS)} from Dom0)")
     return PATH

@@ -13,9 +13,9 @@ import shlex
 import paramiko
 
 from .errors import HarnessError
+from .names import LOCK_FILE
 from .ssh import SSHRunner
 
-LOCK_FILE = "/run/lock/xenaccept.lock"
 BUSY = 75
 
 

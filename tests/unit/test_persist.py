@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from xenaccept import names
 from xenaccept.provision import persist
 from xenaccept.runner import Runner
 
@@ -55,7 +56,7 @@ def test_the_autostart_script_starts_the_driver_domain_first_and_parses(tmp_path
     script.write_text(text)
     subprocess.run(["sh", "-n", str(script)], check=True)
     start = text[text.index("start() {"):text.index("stop() {")]
-    assert start.index("xl create /etc/xen/drvdom.cfg") < start.index(persist.READY_KEY) \
+    assert start.index("xl create /etc/xen/drvdom.cfg") < start.index(names.READY_KEY) \
         < start.index("xl create '/etc/xen/g 1.cfg'")
     stop = text[text.index("stop() {"):]
     assert stop.index("xl destroy 'g 1'") < stop.index("xl shutdown -w drvdom")
@@ -80,10 +81,10 @@ def test_a_host_without_grub_or_initramfs_tools_is_refused_with_the_reason():
 
 
 def record() -> persist.Record:
-    return persist.Record(BDF, files=[persist.GRUB_DROPIN],
+    return persist.Record(BDF, files=[names.GRUB_DROPIN],
                           generated={"/boot/grub/grub.cfg": "g2", "/boot/initrd.img-6.1": "i2"},
-                          backups={"/boot/grub/grub.cfg": f"{persist.BACKUP}/grub.cfg",
-                                   "/boot/initrd.img-6.1": f"{persist.BACKUP}/initrd.img-6.1"})
+                          backups={"/boot/grub/grub.cfg": f"{names.BOOT_BACKUP}/grub.cfg",
+                                   "/boot/initrd.img-6.1": f"{names.BOOT_BACKUP}/initrd.img-6.1"})
 
 
 def test_the_record_survives_its_json():
@@ -93,8 +94,8 @@ def test_the_record_survives_its_json():
 def test_unchanged_boot_files_are_copied_back_byte_for_byte():
     r = Recorder({"sh -c 'sha256sum": (0, "g2  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n")})
     persist.restore_generated(r, record(), log=lambda m: None)
-    assert f"cp -a {persist.BACKUP}/grub.cfg /boot/grub/grub.cfg" in r.sent
-    assert f"cp -a {persist.BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
+    assert f"cp -a {names.BOOT_BACKUP}/grub.cfg /boot/grub/grub.cfg" in r.sent
+    assert f"cp -a {names.BOOT_BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
     assert not any(c.startswith(("update-grub", "update-initramfs")) for c in r.sent)
     assert r.sent[0].startswith("sh -c 'n=0; while pgrep")  # an update left running first
 
@@ -105,7 +106,7 @@ def test_boot_files_regenerated_since_are_made_again_not_overwritten():
     r = Recorder({"sh -c 'sha256sum": (0, "g3  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n"
                                           "n1  /boot/initrd.img-6.12\n")})
     persist.restore_generated(r, record(), log=lambda m: None)
-    assert f"cp -a {persist.BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
+    assert f"cp -a {names.BOOT_BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
     assert "update-initramfs -u -k 6.12" in r.sent
     assert r.sent[-2] == "update-grub"
     assert not any("grub.cfg /boot/grub/grub.cfg" in c for c in r.sent)
@@ -145,7 +146,7 @@ def test_the_default_entry_must_keep_dom0s_arguments_and_add_the_hide():
 
 def test_the_grub_dropin_is_read_after_every_other_one():
     import os
-    assert os.path.basename(persist.GRUB_DROPIN) > "xenlab.cfg" > "xen.cfg"
+    assert os.path.basename(names.GRUB_DROPIN) > "xenlab.cfg" > "xen.cfg"
 
 
 def test_boot_files_of_an_interrupted_update_are_copied_back():
@@ -154,9 +155,9 @@ def test_boot_files_of_an_interrupted_update_are_copied_back():
     (seen on the lab: making it again gave other bytes). update-initramfs's own .dpkg-bak
     copy, rewritten by it, goes back too."""
     rec = persist.Record(BDF, backups={
-        "/boot/grub/grub.cfg": f"{persist.BACKUP}/grub.cfg",
-        "/boot/initrd.img-6.1": f"{persist.BACKUP}/initrd.img-6.1",
-        "/boot/initrd.img-6.1.dpkg-bak": f"{persist.BACKUP}/initrd.img-6.1.dpkg-bak"})
+        "/boot/grub/grub.cfg": f"{names.BOOT_BACKUP}/grub.cfg",
+        "/boot/initrd.img-6.1": f"{names.BOOT_BACKUP}/initrd.img-6.1",
+        "/boot/initrd.img-6.1.dpkg-bak": f"{names.BOOT_BACKUP}/initrd.img-6.1.dpkg-bak"})
     r = Recorder({"sh -c 'sha256sum": (0, "g1  /boot/grub/grub.cfg\ni9  /boot/initrd.img-6.1\n"
                                           "i8  /boot/initrd.img-6.1.dpkg-bak\n")})
     persist.restore_generated(r, rec, log=lambda m: None)

@@ -114,3 +114,20 @@ def test_what_the_inventory_leaves_out_is_read_from_dom0(tmp_path):
     assert hostdefaults.resolve(own, Host(dom0)).driver_domain.ramdisk == \
         "/boot/initrd.img-6.1.0-50-amd64"
     assert not dom0.transcript.mutating()
+
+
+@pytest.mark.parametrize("persist", [False, True])
+def test_the_failure_logs_read_the_devd_journal_under_both_unit_names(target, persist):
+    # started by the suite it is the transient unit; made permanent (--persist) the driver
+    # domain's own unit: the log attached to a failed step must read whichever ran
+    from xenaccept.facts import diagnostics
+    from xenaccept.names import DEVD_UNIT_PERSISTENT, DEVD_UNIT_RUNTIME
+    xl_list = (DATA / "dom0_xl-list_assigned-running.txt").read_text()
+    drvdom = Replay({})
+    s = Setup(target, Replay({"xl list": (0, xl_list)}), drvdom, provision=False,
+              persist=persist)
+    logs = diagnostics(s)
+    assert "xl devd log (driver domain)" in logs
+    [devd] = [e.command for e in drvdom.transcript.entries if "journalctl" in e.command]
+    assert f"-u {DEVD_UNIT_RUNTIME} " in devd and f"-u {DEVD_UNIT_PERSISTENT} " in devd
+    assert "tail -n 80 /var/log/xen/xldevd.log" in devd

@@ -35,26 +35,27 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import validate
-from ..drvdom_image import WORK
 from ..errors import HarnessError
+from ..names import (
+    AUTOSTART,
+    BOOT_BACKUP,
+    DEVD_UNIT_PERSISTENT,
+    DOMAINS_UNIT,
+    DOMAINS_UNIT_PATH,
+    GRUB_DROPIN,
+    INITRAMFS_HOOK,
+    MARKER,
+    MODPROBE_CONF,
+    PERSIST_FILES,
+    PERSIST_RECORD,
+    READY_KEY,
+    READY_UNIT,
+)
 from ..runner import Runner
 
 if TYPE_CHECKING:
     from .setup import Setup
 
-MARKER = "# written by xenaccept"
-BACKUP = f"{WORK}/boot-backup"
-RECORD = f"{WORK}/persist.json"
-AUTOSTART = f"{WORK}/autostart"
-# sourced after every other drop-in (they are read in name order), so that it extends the
-# command line they set
-GRUB_DROPIN = "/etc/default/grub.d/zz-xenaccept.cfg"
-INITRAMFS_HOOK = "/etc/initramfs-tools/hooks/xenaccept-pciback"
-MODPROBE_CONF = "/etc/modprobe.d/xenaccept-pciback.conf"
-UNIT = "xenaccept-domains.service"
-UNIT_PATH = f"/etc/systemd/system/{UNIT}"
-CONFIG_FILES = (GRUB_DROPIN, INITRAMFS_HOOK, MODPROBE_CONF, UNIT_PATH)
-READY_KEY = "data/xenaccept-ready"
 GENERATED_GLOB = "/boot/grub/grub.cfg /boot/initrd.img-*"
 # the processes of update-initramfs and update-grub (names as the kernel keeps them: 15 chars)
 UPDATERS = "'update-initramf|mkinitramfs|update-grub|grub-mkconfig'"
@@ -196,20 +197,20 @@ def driver_domain_files(bridge: str, nic: str, mac: str, native: str, network: s
         f"/etc/systemd/network/10-xenaccept-{bridge}.network": (
             f"{MARKER}: the bridge's addresses\n[Match]\nName={bridge}\n\n[Network]\n"
             f"{network}LinkLocalAddressing=ipv6\n"),
-        "/etc/systemd/system/xenaccept-devd.service": (
+        f"/etc/systemd/system/{DEVD_UNIT_PERSISTENT}": (
             f"{MARKER}\n[Unit]\nDescription=xl devd: the backend daemon\n"
             "After=proc-xen.mount systemd-modules-load.service\n\n"
             f"[Service]\nExecStart={xl} devd -F\nRestart=on-failure\n\n"
             "[Install]\nWantedBy=multi-user.target\n"),
-        "/etc/systemd/system/xenaccept-ready.service": (
+        f"/etc/systemd/system/{READY_UNIT}": (
             f"{MARKER}\n[Unit]\nDescription=Tell Dom0 the bridge and xl devd are up\n"
-            "After=xenaccept-devd.service systemd-networkd.service\n"
-            "Wants=xenaccept-devd.service\n\n"
+            f"After={DEVD_UNIT_PERSISTENT} systemd-networkd.service\n"
+            f"Wants={DEVD_UNIT_PERSISTENT}\n\n"
             "[Service]\nType=oneshot\nRemainAfterExit=yes\nTimeoutStartSec=300\n"
             # systemd expands $NAME itself: the shell's are written $$
             "ExecStart=/bin/sh -c 'n=0; until [ -e /sys/class/net/"
             f"{q(bridge)}/brif/{q(nic)} ] && systemctl is-active --quiet "
-            "xenaccept-devd.service; do n=$$((n+1)); [ $$n -lt 250 ] || exit 1; sleep 1; "
+            f"{DEVD_UNIT_PERSISTENT}; do n=$$((n+1)); [ $$n -lt 250 ] || exit 1; sleep 1; "
             f"done; xenstore-write {READY_KEY} 1'\n"
             "ExecStop=-/usr/bin/xenstore-rm " + READY_KEY + "\n\n"
             "[Install]\nWantedBy=multi-user.target\n"),
@@ -237,8 +238,8 @@ def write_driver_domain(s: Setup) -> None:
         network = "DHCP=ipv4\n"
     for path, text in driver_domain_files(t.bridge, nic, mac, native, network, xl).items():
         runner.write_file(path, text)
-    runner.run("systemctl", "enable", "--quiet", "xenaccept-devd.service",
-               "xenaccept-ready.service", mutates=True, check=True)
+    runner.run("systemctl", "enable", "--quiet", DEVD_UNIT_PERSISTENT, READY_UNIT,
+               mutates=True, check=True)
     runner.run("sync", mutates=True, check=True)
 
 
@@ -255,8 +256,8 @@ def write_boot_hide(s: Setup, record: Record) -> None:
     found = hashes(runner)
     script = ('set -e; bk=$1; shift; mkdir -p -m 0700 "$bk"; '
               'for f; do cp -a "$f" "$bk/${f##*/}"; done')
-    runner.run("sh", "-c", script, "sh", BACKUP, *found, mutates=True, check=True, timeout=300)
-    record.backups = {p: f"{BACKUP}/{p.rsplit('/', 1)[1]}" for p in found}
+    runner.run("sh", "-c", script, "sh", BOOT_BACKUP, *found, mutates=True, check=True, timeout=300)
+    record.backups = {p: f"{BOOT_BACKUP}/{p.rsplit('/', 1)[1]}" for p in found}
     save(runner, record)
     s.journal.push("put back the boot files update-grub and update-initramfs made "
                    f"({', '.join(found)})", lambda: restore_generated(runner, record, s.log))
@@ -315,31 +316,31 @@ def write_autostart(s: Setup, record: Record) -> None:
     """The domains started at boot: the autostart script and its unit, enabled."""
     runner = s.dom0.runner
     t = s.target
-    record.files += [AUTOSTART, UNIT_PATH]
+    record.files += [AUTOSTART, DOMAINS_UNIT_PATH]
     save(runner, record)
-    s.journal.push(f"disable {UNIT}; remove it and {AUTOSTART}",
+    s.journal.push(f"disable {DOMAINS_UNIT}; remove it and {AUTOSTART}",
                    lambda: remove_files(runner, record))
     config_of = {n: t.config_path(n) for n in (t.driver_domain.name, *t.guests.names)}
     runner.write_file(AUTOSTART, autostart_script(config_of, t.driver_domain.name,
                                                   list(t.guests.names)), mode="0755")
-    runner.write_file(UNIT_PATH, UNIT_TEXT)
+    runner.write_file(DOMAINS_UNIT_PATH, UNIT_TEXT)
     runner.run("systemctl", "daemon-reload", mutates=True, check=True)
-    runner.run("systemctl", "enable", "--quiet", UNIT, mutates=True, check=True)
+    runner.run("systemctl", "enable", "--quiet", DOMAINS_UNIT, mutates=True, check=True)
     runner.run("sync", mutates=True, check=True)
 
 
 def save(runner: Runner, record: Record) -> None:
-    runner.write_file(RECORD, record.to_json(), mode="0600")
+    runner.write_file(PERSIST_RECORD, record.to_json(), mode="0600")
 
 
 def load(runner: Runner) -> Record | None:
-    r = runner.run("cat", RECORD)
+    r = runner.run("cat", PERSIST_RECORD)
     return Record.from_json(r.stdout) if r.ok and r.stdout.strip() else None
 
 
 def remove_files(runner: Runner, record: Record) -> None:
     """The suite's own files gone (the autostart unit disabled first)."""
-    runner.run("sh", "-c", f"systemctl disable --quiet {UNIT} 2>/dev/null; "
+    runner.run("sh", "-c", f"systemctl disable --quiet {DOMAINS_UNIT} 2>/dev/null; "
                'rm -f "$@"; systemctl daemon-reload', "sh", *record.files,
                mutates=True, check=True)
 
@@ -384,7 +385,7 @@ def initrd_version(path: str) -> str | None:
 
 def manual_undo(bdf: str) -> str:
     """How to undo the persistent mode by hand (said when the host does not come back)."""
-    return ("To undo by hand in Dom0: rm -f " + " ".join(CONFIG_FILES) +
-            f"; systemctl disable {UNIT}; update-initramfs -u -k all; update-grub; "
-            f"then reboot (copies of the boot files from before are in {BACKUP}; "
+    return ("To undo by hand in Dom0: rm -f " + " ".join(PERSIST_FILES) +
+            f"; systemctl disable {DOMAINS_UNIT}; update-initramfs -u -k all; update-grub; "
+            f"then reboot (copies of the boot files from before are in {BOOT_BACKUP}; "
             f"the device {bdf} is hidden at boot until then)")

@@ -11,16 +11,16 @@ import time
 from collections.abc import Callable
 
 from .. import wait
-from ..drvdom_image import WORK
 from ..errors import CheckFailed, HarnessError
 from ..host import Host
 from ..inventory import Target
+from ..names import DOMAINS_UNIT, MARKER, PCIBACK_LOADED, PERSIST_FILES, WORK
 from ..runner import Runner
 from ..ssh import SSHRunner
 from . import persist, stages
 from .journal import HostState, Journal
 from .persist import Record
-from .stages import MARKER, Stage
+from .stages import Stage
 
 REBOOT_TIMEOUT = 600.0     # Dom0 back over SSH after a reboot (TCG: 44-46 s measured)
 GUESTS_AT_BOOT = persist.READY_DEADLINE + 120.0
@@ -70,7 +70,7 @@ class Setup:
         paths = [*self.config_paths(), WORK]
         if self.persist:  # also: no domain of ours left saved by xendomains at a shutdown
             t = self.target
-            paths += [*persist.CONFIG_FILES, *(f"/var/lib/xen/save/{n}" for n in
+            paths += [*PERSIST_FILES, *(f"/var/lib/xen/save/{n}" for n in
                                               (t.driver_domain.name, *t.guests.names))]
         r = self.dom0.runner.run("sh", "-c", 'for p; do [ -e "$p" ] && echo "$p"; done; '
                                  '[ -d /sys/bus/pci/drivers/pciback ] && echo pciback; true',
@@ -258,12 +258,12 @@ class Setup:
         dd = t.driver_domain.name
         start = time.monotonic()
         wait.until(lambda: self.dom0.xl.domain(dd), timeout=300,
-                   what=f"{dd} started at boot by {persist.UNIT}")
+                   what=f"{dd} started at boot by {DOMAINS_UNIT}")
         self.wait_driver_domain()
         stages.backend_daemon(self)
         stages.bridge(self)
         wait.until(lambda: all(self.dom0.xl.domain(g) for g in t.guests.names),
-                   timeout=GUESTS_AT_BOOT, what=f"the guests started at boot by {persist.UNIT}")
+                   timeout=GUESTS_AT_BOOT, what=f"the guests started at boot by {DOMAINS_UNIT}")
         br = self.drvdom.bridge(t.bridge)
         for name in t.guests.names:
             vif = self.vif_name(name) or "?"
@@ -363,7 +363,7 @@ class Setup:
             self.journal.push(f"remove {WORK}", lambda: self.dom0.runner.run(
                 "rm", "-rf", WORK, mutates=True, check=True, timeout=300))
         record = persist.load(self.dom0.runner) if WORK in self.before.files else None
-        if record is None and self.dom0.file_exists(stages.PCIBACK_LOADED):
+        if record is None and self.dom0.file_exists(PCIBACK_LOADED):
             self.journal.push("unload xen-pciback", lambda: self.dom0.runner.run(
                 "modprobe", "-r", "xen-pciback", mutates=True))
         ours = []

@@ -11,18 +11,22 @@ import secrets
 from typing import TYPE_CHECKING
 
 from .. import guest_payload, state, wait
-from . import persist
 from ..bridge import Bridge
-from ..drvdom_image import WORK, DriverDomainImage, Personal
+from ..drvdom_image import DriverDomainImage, Personal
 from ..errors import CheckFailed, HarnessError
+from ..names import (
+    DEVD_UNIT_PERSISTENT,
+    DEVD_UNIT_RUNTIME,
+    GUEST_PAYLOAD_DIR,
+    MARKER,
+    PCIBACK_LOADED,
+)
 from ..ssh import SSHRunner
 from ..xl import render_config
+from . import persist
 
 if TYPE_CHECKING:
     from .setup import Setup
-
-MARKER = "# written by xenaccept"
-PCIBACK_LOADED = f"{WORK}/loaded-xen-pciback"
 
 
 class Stage(enum.IntEnum):
@@ -137,7 +141,7 @@ def backend_daemon(s: Setup) -> None:
     hp = s.drvdom.hotplug
     if s.persisted:  # the driver domain starts it by itself, from its own config
         wait.until(hp.devd_pids, timeout=120, what="xl devd to run in the driver domain "
-                   "(xenaccept-devd.service, its own boot config)")
+                   f"({DEVD_UNIT_PERSISTENT}, its own boot config)")
         return
     if hp.devd_pids():
         s.log("xl devd already runs in the driver domain: left as found")
@@ -145,7 +149,7 @@ def backend_daemon(s: Setup) -> None:
     xl = hp.xl_path()
     if xl is None:
         raise CheckFailed("backend daemon", "xl installed in the driver domain", "no xl")
-    unit = "xenaccept-xldevd"
+    unit = DEVD_UNIT_RUNTIME
     s.drvdom.runner.run("systemd-run", "--quiet", "--collect", f"--unit={unit}", xl, "devd",
                         "-F", mutates=True, check=True)
     s.journal.push(f"stop xl devd ({unit}) in {s.target.driver_domain.name}",
@@ -188,8 +192,8 @@ def guests(s: Setup) -> None:
     t = s.target
     if t.guests.built and s.payload is None:
         s.work_dir()
-        s.journal.push(f"remove the guests' ramdisk {guest_payload.DIR}",
-                       lambda: s.dom0.runner.run("rm", "-rf", guest_payload.DIR,
+        s.journal.push(f"remove the guests' ramdisk {GUEST_PAYLOAD_DIR}",
+                       lambda: s.dom0.runner.run("rm", "-rf", GUEST_PAYLOAD_DIR,
                                                  mutates=True, check=True))
         s.payload = guest_payload.build(s.dom0.runner, s.dom0.kernel.release, log=s.log)
     for i, name in enumerate(t.guests.names):
