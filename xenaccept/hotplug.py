@@ -32,13 +32,28 @@ def _argv(args: str) -> list[str]:
         return args.split()
 
 
-def parse_ps(text: str) -> list[tuple[int, list[str]]]:
-    """``ps -eo pid=,args=`` -> [(pid, argv)]."""
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    stat: str           # ps's STAT: T stopped, Z zombie, D blocked, S sleeping, ...
+    argv: list[str]
+
+
+PS_ARGV = ("ps", "-eo", "pid=,stat=,args=")
+
+
+def parse_ps(text: str, *, with_stat: bool = True) -> list[Process]:
+    """``ps -eo pid=,stat=,args=`` (``with_stat=False``: ``ps -eo pid=,args=``, its stat
+    then empty) -> processes."""
     procs = []
     for line in text.splitlines():
-        pid, _, args = line.strip().partition(" ")
+        if with_stat:
+            pid, stat, args = (line.split(None, 2) + ["", ""])[:3]
+        else:
+            pid, _, args = line.strip().partition(" ")
+            stat = ""
         if pid.isdigit():
-            procs.append((int(pid), _argv(args)))
+            procs.append(Process(int(pid), stat, _argv(args)))
     return procs
 
 
@@ -47,9 +62,9 @@ def is_devd(argv: list[str]) -> bool:
     return len(argv) >= 2 and posixpath.basename(argv[0]) == "xl" and argv[1] == "devd"
 
 
-def devd_pids(ps_text: str) -> list[int]:
-    """PIDs of ``xl devd`` processes in ``ps -eo pid=,args=`` output."""
-    return [pid for pid, argv in parse_ps(ps_text) if is_devd(argv)]
+def devd_pids(procs: list[Process]) -> list[int]:
+    """PIDs of the ``xl devd`` processes among ``procs``."""
+    return [p.pid for p in procs if is_devd(p.argv)]
 
 
 # One read of the scripts directory: every regular file with whether it is executable
@@ -130,21 +145,16 @@ class Hotplug:
         r = self.runner.run("sh", "-c", _SYNTAX_SCRIPT, "sh", self.dir, *names, once=True)
         return parse_syntax(r.stdout)
 
-    def _ps(self) -> list[tuple[int, str, list[str]]]:
-        """One ``ps -eo pid=,stat=,args=`` -> [(pid, state, argv)]."""
-        procs = []
-        for line in self.runner.out("ps", "-eo", "pid=,stat=,args=", once=True).splitlines():
-            pid, stat, args = (line.split(None, 2) + ["", ""])[:3]
-            if pid.isdigit():
-                procs.append((int(pid), stat, _argv(args)))
-        return procs
+    def _ps(self) -> list[Process]:
+        """One ``ps -eo pid=,stat=,args=``."""
+        return parse_ps(self.runner.out(*PS_ARGV, once=True))
 
     def devd_pids(self) -> list[int]:
-        return [pid for pid, _, argv in self._ps() if is_devd(argv)]
+        return devd_pids(self._ps())
 
     def process_states(self) -> dict[int, str]:
         """{pid: state} (ps's STAT: T stopped, Z zombie, D blocked, S sleeping, ...)."""
-        return {pid: stat for pid, stat, _ in self._ps()}
+        return {p.pid: p.stat for p in self._ps()}
 
     def xl_path(self) -> str | None:
         """Where ``xl`` is (Debian keeps it in /usr/lib/xen-<ver>/bin behind a wrapper)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import posixpath
 import re
 import shlex
 import sys
@@ -24,22 +23,14 @@ from typing import Any
 
 import yaml
 
-from . import validate
+from . import pci, validate
 from .errors import HarnessError, InventoryError
 from .runner import Runner
 from .ssh import SSHRunner, SSHSpec
 from .xl import Xl
 
-_BDF = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
-_NAME = re.compile(r"^(?P<text>.*?)\s*\[(?P<id>[0-9a-f]{4})\]$")
 DIRECTIO = ("hvm_directio", "pv_directio")
 
-# one round trip each; fixed scripts, nothing interpolated
-PCI_SCRIPT = ('for d in /sys/bus/pci/devices/*; do printf "%s %s %s %s %s\\n" "${d##*/}" '
-              '"$(cat "$d/class")" "$(cat "$d/vendor")" "$(cat "$d/device")" '
-              '"$(readlink "$d/driver")"; done')
-NET_SCRIPT = ('for n in /sys/class/net/*; do printf "%s %s\\n" "${n##*/}" '
-              '"$(readlink -f "$n/device")"; done')
 
 
 @dataclass(frozen=True)
@@ -73,48 +64,6 @@ class Survey:
 
 
 # -- parsers ---------------------------------------------------------------------------
-def parse_sysfs_pci(text: str) -> list[tuple[str, str, str, str | None]]:
-    """:data:`PCI_SCRIPT` output -> (bdf, class 0x020000, vendor:device, driver) rows."""
-    rows = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 4 and _BDF.match(parts[0].lower()):
-            vd = f"{parts[2].lower().removeprefix('0x')}:{parts[3].lower().removeprefix('0x')}"
-            driver = posixpath.basename(parts[4]) if len(parts) > 4 else None
-            rows.append((parts[0].lower(), parts[1].lower(), vd, driver or None))
-    return rows
-
-
-def parse_lspci_mm(text: str) -> dict[str, tuple[str, str]]:
-    """``lspci -Dnnmm`` -> {bdf: (class code 0200, "Vendor Device")}."""
-    found = {}
-    for line in text.splitlines():
-        try:
-            words = [w for w in shlex.split(line) if not re.match(r"^-[rp]\S*$", w)]
-        except ValueError:
-            continue
-        if len(words) < 4 or not _BDF.match(words[0].lower()):
-            continue
-        cls, vendor, device = (_NAME.match(w) for w in words[1:4])
-        if cls and vendor and device:
-            found[words[0].lower()] = (cls["id"], f"{vendor['text']} {device['text']}".strip())
-    return found
-
-
-def parse_net_devices(text: str) -> dict[str, list[str]]:
-    """:data:`NET_SCRIPT` output -> {bdf: [interfaces]}: the deepest PCI address on the
-    interface's device path (a virtio NIC's interface hangs below ``BDF/virtioN``)."""
-    found: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        parts = line.split(maxsplit=1)
-        if len(parts) != 2:
-            continue
-        bdfs = [c for c in parts[1].split("/") if _BDF.match(c.lower())]
-        if bdfs:
-            found.setdefault(bdfs[-1].lower(), []).append(parts[0])
-    return {k: sorted(v) for k, v in found.items()}
-
-
 def _json(text: str, what: str) -> list[dict[str, Any]]:
     try:
         data = json.loads(text) if text.strip() else []
@@ -195,11 +144,11 @@ def carried(interfaces: Iterable[str], dom0_ifaces: dict[str, str],
 def nics(pci_text: str, lspci_text: str, net_text: str, dom0_ifaces: dict[str, str],
          link_text: str) -> list[Nic]:
     """The network controllers (class 0x02xx) from the outputs gathered by :func:`survey`."""
-    names = parse_lspci_mm(lspci_text)
-    nets = parse_net_devices(net_text)
+    names = pci.parse_lspci_mm(lspci_text)
+    nets = pci.parse_net_devices(net_text)
     uppers = parse_uppers(link_text)
     found = []
-    for bdf, cls, vd, driver in parse_sysfs_pci(pci_text):
+    for bdf, cls, vd, driver in pci.parse_sysfs_pci(pci_text):
         if not cls.removeprefix("0x").startswith("02"):
             continue
         ifaces = tuple(nets.get(bdf, ()))
@@ -235,8 +184,8 @@ def survey(runner: Runner, host: str | None = None) -> Survey:
                            out("ip", "-j", "-6", "route", "show", "default"),
                            ssh_connection, out("ip", "-j", "addr"))
     s = Survey(host or runner.name)
-    s.nics = nics(runner.out("sh", "-c", PCI_SCRIPT), out("lspci", "-Dnnmm"),
-                  out("sh", "-c", NET_SCRIPT), dom0, out("ip", "-j", "link"))
+    s.nics = nics(runner.out("sh", "-c", pci.BUS_SCRIPT), out("lspci", "-Dnnmm"),
+                  out("sh", "-c", pci.NET_SCRIPT), dom0, out("ip", "-j", "link"))
     try:
         s.virt_caps = Xl(runner).virt_caps()
     except HarnessError as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from dataclasses import dataclass
 
 from . import validate
@@ -13,6 +14,7 @@ from .runner import Runner
 _HEAD = re.compile(
     r"^(?P<slot>\S+) (?P<cls>.+?) \[(?P<code>[0-9a-f]{4})\]: (?P<desc>.*?) "
     r"\[(?P<vd>[0-9a-f]{4}:[0-9a-f]{4})\](?: \(rev [0-9a-f]+\))?(?: \(prog-if .*\))?$")
+_NAME = re.compile(r"^(?P<text>.*?)\s*\[(?P<id>[0-9a-f]{4})\]$")
 
 
 @dataclass(frozen=True)
@@ -144,3 +146,54 @@ def find_by_id(runner: Runner, vendor_device: str) -> list[LspciDevice]:
 def net_interfaces(runner: Runner, bdf: str) -> list[str]:
     """Network interfaces a PCI device provides (``/sys/bus/pci/devices/BDF/net/``)."""
     return PciDevice(runner, bdf).net_interfaces
+
+
+# the whole bus and the interfaces on it, for `init`: one round trip each; fixed scripts,
+# nothing interpolated
+BUS_SCRIPT = ('for d in /sys/bus/pci/devices/*; do printf "%s %s %s %s %s\\n" "${d##*/}" '
+              '"$(cat "$d/class")" "$(cat "$d/vendor")" "$(cat "$d/device")" '
+              '"$(readlink "$d/driver")"; done')
+NET_SCRIPT = ('for n in /sys/class/net/*; do printf "%s %s\\n" "${n##*/}" '
+              '"$(readlink -f "$n/device")"; done')
+
+
+def parse_sysfs_pci(text: str) -> list[tuple[str, str, str, str | None]]:
+    """:data:`BUS_SCRIPT` output -> (bdf, class 0x020000, vendor:device, driver) rows."""
+    rows = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and validate.is_full_bdf(parts[0].lower()):
+            vd = f"{parts[2].lower().removeprefix('0x')}:{parts[3].lower().removeprefix('0x')}"
+            driver = posixpath.basename(parts[4]) if len(parts) > 4 else None
+            rows.append((parts[0].lower(), parts[1].lower(), vd, driver or None))
+    return rows
+
+
+def parse_lspci_mm(text: str) -> dict[str, tuple[str, str]]:
+    """``lspci -Dnnmm`` -> {bdf: (class code 0200, "Vendor Device")}."""
+    found = {}
+    for line in text.splitlines():
+        try:
+            words = [w for w in shlex.split(line) if not re.match(r"^-[rp]\S*$", w)]
+        except ValueError:
+            continue
+        if len(words) < 4 or not validate.is_full_bdf(words[0].lower()):
+            continue
+        cls, vendor, device = (_NAME.match(w) for w in words[1:4])
+        if cls and vendor and device:
+            found[words[0].lower()] = (cls["id"], f"{vendor['text']} {device['text']}".strip())
+    return found
+
+
+def parse_net_devices(text: str) -> dict[str, list[str]]:
+    """:data:`NET_SCRIPT` output -> {bdf: [interfaces]}: the deepest PCI address on the
+    interface's device path (a virtio NIC's interface hangs below ``BDF/virtioN``)."""
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2:
+            continue
+        bdfs = [c for c in parts[1].split("/") if validate.is_full_bdf(c.lower())]
+        if bdfs:
+            found.setdefault(bdfs[-1].lower(), []).append(parts[0])
+    return {k: sorted(v) for k, v in found.items()}

@@ -11,7 +11,10 @@ import re
 
 from .errors import InventoryError
 
-_BDF = re.compile(r"^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-1][0-9a-fA-F])\.([0-7])$")
+# a PCI address (domain:bus:slot.function, the domain optional): the one pattern of it
+_BDF_TEXT = r"(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-1][0-9a-fA-F])\.([0-7])"
+_BDF = re.compile(rf"^{_BDF_TEXT}$")
+BDF_IN_TEXT = re.compile(rf"\b{_BDF_TEXT}\b")   # found anywhere in a tool's output
 _DOMAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$")
@@ -42,6 +45,13 @@ def bdf(value: object, field: str = "device.bdf") -> str:
     dom = m.group(1) or "0000"
     return f"{dom}:{m.group(2)}:{m.group(3)}.{m.group(4)}".lower()
 
+
+
+def is_full_bdf(text: str) -> bool:
+    """Whether ``text`` is a PCI address as sysfs and ``lspci -D`` print it (with its
+    domain, lowercase): ``0000:00:05.0``."""
+    m = _BDF.match(text)
+    return bool(m and m.group(1)) and text == text.lower()
 
 def domain_name(value: object, field: str = "domain name") -> str:
     """A Xen domain name (letters, digits, ``_ . -``; no leading punctuation)."""

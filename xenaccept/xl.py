@@ -6,9 +6,8 @@ import re
 from dataclasses import dataclass
 
 from . import validate
+from .names import MARKER
 from .runner import Result, Runner
-
-_BDF_ANY = re.compile(r"\b(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]\b")
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def parse_list(text: str) -> list[Domain]:
 
 def parse_bdfs(text: str) -> list[str]:
     """Every PCI address in a listing (``xl pci-assignable-list``, ``xl pci-list``)."""
-    return [validate.bdf(m.group(0), "xl output") for m in _BDF_ANY.finditer(text)]
+    return [validate.bdf(m.group(0), "xl output") for m in validate.BDF_IN_TEXT.finditer(text)]
 
 
 def parse_network_list(text: str) -> list[Vif]:
@@ -174,7 +173,7 @@ def assignable_node(bdf: str) -> str:
 
 def render_config(items: dict[str, str | int | list[str]]) -> str:
     """Render an xl config; values were validated, and quotes are refused here again."""
-    lines = ["# written by xenaccept; removed when the suite restores the host"]
+    lines = [f"{MARKER}; removed when the suite restores the host"]
     for key, value in items.items():
         if isinstance(value, list):
             lines.append(f"{key} = [ " + ", ".join(_q(x).replace('"', "'") for x in value) + " ]")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xenaccept import init
+from xenaccept import init, pci
 from xenaccept.__main__ import main
 from xenaccept.errors import InventoryError
 from xenaccept.runner import Runner
@@ -69,17 +69,17 @@ LINK_VLAN = ('[{"ifindex":3,"ifname":"eth1","operstate":"UP"},'
 
 
 def test_sysfs_rows_and_lspci_names():
-    rows = init.parse_sysfs_pci(PCI)
+    rows = pci.parse_sysfs_pci(PCI)
     assert ("0000:00:05.0", "0x020000", "8086:100e", "e1000") in rows
     assert ("0000:00:00.0", "0x060000", "8086:29c0", None) in rows
-    names = init.parse_lspci_mm(LSPCI_MM)
+    names = pci.parse_lspci_mm(LSPCI_MM)
     assert names["0000:00:05.0"] == ("0200", "Intel Corporation 82540EM Gigabit Ethernet "
                                               "Controller")
     assert names["0000:00:1f.2"][0] == "0106"
 
 
 def test_interfaces_found_below_virtio_and_directly():
-    assert init.parse_net_devices(NET) == {"0000:00:03.0": ["eth0"], "0000:00:05.0": ["eth1"]}
+    assert pci.parse_net_devices(NET) == {"0000:00:03.0": ["eth0"], "0000:00:05.0": ["eth1"]}
 
 
 def test_route_devices_single_multipath_and_empty():

@@ -74,7 +74,17 @@ def test_exact_membership_is_not_a_substring_match():
 
 def test_xl_devd_process_found_by_argv_not_by_grep():
     # the recording holds the grep that looked for it, too: only the daemon counts
-    assert hotplug.devd_pids(data("drvdom_ps-xl-devd.txt")) == [404]
+    procs = hotplug.parse_ps(data("drvdom_ps-xl-devd.txt"), with_stat=False)
+    assert hotplug.devd_pids(procs) == [404]
+
+
+def test_ps_with_states_is_read_by_the_same_parser():
+    # the suite's own read (pid, stat, args): the stopped daemon with its state, and the
+    # shell that stopped it (its argv names xl, but is not xl) not counted
+    procs = hotplug.parse_ps(data("drvdom_ps-pid-stat-args_devd-stopped.txt"))
+    assert hotplug.devd_pids(procs) == [230]
+    assert {p.pid: p.stat for p in procs}[230] == "Tsl"
+    assert hotplug.Process(1, "Ss", ["/sbin/init"]) in procs
 
 
 def test_vif_bridge_sources_its_helpers():
