@@ -6,7 +6,7 @@ PYTEST := $(VENV)/bin/pytest
 LAB   := lab/xenlab
 ALLURE ?= node_modules/.bin/allure
 
-.PHONY: setup acceptance test unit lab-tests lab-up lab-down lab-status report allure-cli clean bench
+.PHONY: setup acceptance test unit lint lab-tests lab-up lab-down lab-status report allure-cli clean bench
 
 # apt and pip installs for a fresh Debian machine (idempotent, quick when done)
 setup: $(VENV)/.installed
@@ -14,10 +14,10 @@ setup: $(VENV)/.installed
 	@command -v chromium-headless-shell >/dev/null || { apt-get install -y -qq --no-install-recommends chromium-headless-shell >/dev/null 2>&1 || true; }
 	@command -v /usr/sbin/sshd >/dev/null || { mkdir -p /etc/ssh && touch /etc/ssh/sshd_not_to_be_run; apt-get install -y -qq --no-install-recommends openssh-server >/dev/null 2>&1; systemctl disable ssh.service ssh.socket >/dev/null 2>&1; systemctl stop ssh.service ssh.socket >/dev/null 2>&1; rm -f /etc/ssh/sshd_not_to_be_run; true; }
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
 	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	@touch $@
 
 # The main job: the lab up, the whole suite provisioning for real against it, the report,
@@ -27,13 +27,19 @@ acceptance: setup
 	rc=0; $(PYTEST) --provision || rc=$$?; $(MAKE) --no-print-directory report; \
 	  $(LAB) down; exit $$rc
 
-# The project's tests: unit tests, then the tests that boot the lab and run the suite.
-test: setup allure-cli
+# The project's tests: the lint, unit tests, then the tests that boot the lab and run the suite.
+test: lint setup allure-cli
 	$(PYTEST) -c tests/pytest.ini tests
 
-# Fast, no lab: the library's unit tests on recorded outputs.
-unit: $(VENV)/.installed
+# Fast, no lab: the lint, then the library's unit tests on recorded outputs.
+unit: lint
 	$(PYTEST) -c tests/pytest.ini tests/unit
+
+# ruff (pyproject.toml's rules) on the whole tree, mypy (typed defs enforced) on the
+# library; any finding fails
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 lab-tests: setup allure-cli
 	$(PYTEST) -c tests/pytest.ini tests/lab

@@ -6,11 +6,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 
 from . import init, inventory, state
 from .errors import XenAcceptError
 from .provision import Setup
 from .ssh import SSHRunner
+
+
+def _prefixed(name: str) -> Callable[[str], None]:
+    """A log that prints each line after the target's name."""
+    def log(message: str) -> None:
+        print(f"[{name}] {message}")
+    return log
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             dom0 = SSHRunner("dom0", target.dom0, read_only=False)
             drvdom = SSHRunner(target.driver_domain.name, state.driver_domain_spec(target),
                                read_only=False)
-            setup = Setup(target, dom0, drvdom, provision=True,
-                          log=lambda m, n=target.name: print(f"[{n}] {m}"))
+            setup = Setup(target, dom0, drvdom, provision=True, log=_prefixed(target.name))
             if not setup.adopt_kept():
                 print(f"[{target.name}] nothing left by the suite")
             problems = setup.restore()

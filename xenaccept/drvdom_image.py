@@ -52,8 +52,9 @@ ETC_ALLOW = (
     "/etc/deluser.conf", "/etc/adduser.conf", "/etc/selinux/", "/etc/kernel/",
 )
 # not package files, but derived from packages and needed (with the symlinks of
-# /etc/alternatives and the commands linked to them, PAM's stack, /etc/pam.d, which pam-auth-update writes at install,
-# both added in Dom0): the linker cache, the name-service switch, the shells list, the time zone link
+# /etc/alternatives and the commands linked to them, PAM's stack, /etc/pam.d, which
+# pam-auth-update writes at install, both added in Dom0): the linker cache, the
+# name-service switch, the shells list, the time zone link
 ETC_EXTRA = ("/etc/ld.so.cache", "/etc/nsswitch.conf", "/etc/shells",
              "/etc/localtime")
 # bulk that nothing in the driver domain reads

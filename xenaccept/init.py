@@ -128,7 +128,8 @@ def carried(interfaces: Iterable[str], dom0_ifaces: dict[str, str],
     ``dom0_ifaces`` ({interface: reason}) they are, or are below (bridge, bond, VLAN)."""
     reasons = []
     for iface in interfaces:
-        seen, todo = set(), [iface]
+        seen: set[str] = set()
+        todo = [iface]
         while todo:
             cur = todo.pop()
             if cur in seen or len(seen) > 64:
@@ -202,7 +203,7 @@ def render(s: Survey) -> str:
                      for n in s.nics]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
     lines = [f"PCI network controllers of {s.host}:"]
-    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
               for r in rows]
     if not s.nics:
         lines.append("  (none found)")

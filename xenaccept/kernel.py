@@ -29,7 +29,7 @@ def hidden_bdfs(cmdline: str) -> list[str]:
 
 def parse_config(text: str, *names: str) -> dict[str, str | None]:
     """Values of ``CONFIG_<name>`` ('y', 'm', or None when unset) from a kernel config."""
-    found: dict[str, str | None] = {n: None for n in names}
+    found: dict[str, str | None] = dict.fromkeys(names)
     for line in text.splitlines():
         key, sep, value = line.partition("=")
         name = key.removeprefix("CONFIG_")

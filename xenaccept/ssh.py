@@ -303,7 +303,7 @@ class SSHRunner(Runner):
                     try:
                         chunk = channel.recv(65536)
                         out += chunk
-                    except socket.timeout:
+                    except TimeoutError:
                         pass
                     while channel.recv_stderr_ready():
                         err += channel.recv_stderr(65536)

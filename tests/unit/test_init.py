@@ -131,7 +131,7 @@ def test_a_hidden_nic_has_no_interface_and_is_offered():
     assert hidden.driver == "pciback" and hidden.offered
 
 
-def survey(pci=PCI, xl_info=(DATA / "dom0_xl-info_e1000.txt").read_text()):
+def survey(pci=PCI, xl_info=(DATA / "dom0_xl-info_e1000.txt").read_text()):  # noqa: B008
     return init.Survey("xen1", list(nics(pci).values()),
                        virt_caps=set(parse_info(xl_info)["virt_caps"].split()))
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -345,7 +346,8 @@ def remove_files(runner: Runner, record: Record) -> None:
                mutates=True, check=True)
 
 
-def restore_generated(runner: Runner, record: Record, log=print) -> None:
+def restore_generated(runner: Runner, record: Record,
+                      log: Callable[[str], None] = print) -> None:
     """Each regenerated file back from its copy when the suite's own update was the last to
     write it (what it made, or an update it left unfinished: an interrupted run); else
     (regenerated since, as by a kernel upgrade) made again without the suite's files. An
@@ -353,18 +355,19 @@ def restore_generated(runner: Runner, record: Record, log=print) -> None:
     runner.run("sh", "-c", f"n=0; while pgrep {UPDATERS} >/dev/null; do n=$((n+1)); "
                "[ $n -lt 900 ] || exit 1; sleep 1; done", timeout=UPDATE_TIMEOUT, check=True)
     now = hashes(runner)
-    regen_initrd, regen_grub = [], False
+    regen_initrd: list[str] = []
+    regen_grub = False
     for path, backup in record.backups.items():
         made = record.generated.get(path)
         if made is None or now.get(path) == made:
             runner.run("cp", "-a", backup, path, mutates=True, check=True, timeout=300)
         elif path.endswith("grub.cfg"):
             regen_grub = True
-        elif initrd_version(path):
-            regen_initrd.append(initrd_version(path))
+        elif version := initrd_version(path):
+            regen_initrd.append(version)
     for path in set(now) - set(record.backups):  # a kernel installed since: its initrd
-        if initrd_version(path):
-            regen_initrd.append(initrd_version(path))
+        if version := initrd_version(path):
+            regen_initrd.append(version)
     for version in regen_initrd:
         log(f"{version}'s initramfs changed since the suite made it: made again")
         runner.run("update-initramfs", "-u", "-k", version, mutates=True, check=True,

@@ -299,8 +299,9 @@ class Setup:
                 self.dom0.xl.network_detach(guest, vif.devid)
             self.dom0.xl.network_attach(guest, mac=t.guests.mac(i), bridge=t.bridge, backend=dd)
         for guest in t.guests.names:
-            vif = self.vif_name(guest, self.dom0.xl.network_list(guest)[0].devid)
-            stages.until_forwarding(br, vif, timeout=180, what=f"{vif} of {guest} back on {br.name}")
+            port = self.vif_name(guest, self.dom0.xl.network_list(guest)[0].devid)
+            stages.until_forwarding(br, port or "?", timeout=180,
+                                    what=f"{port} of {guest} back on {br.name}")
         return time.monotonic() - start
 
     # -- probes: a change that proves what reading cannot, taken back at once -----------
@@ -380,9 +381,8 @@ class Setup:
                                   lambda: self.dom0.xl.assignable_remove(self.bdf))
         for name in ours:  # the driver domain first, so it is undone last
             path = t.config_path(name)
-            self.journal.push(f"remove {path}", lambda p=path: self.dom0.runner.run(
-                "rm", "-f", p, mutates=True, check=True))
-            self.journal.push(f"destroy {name}", lambda n=name: self.destroy(n))
+            self.journal.push(f"remove {path}", self._remover(path))
+            self.journal.push(f"destroy {name}", self._destroyer(name))
             self.started.append(name)
         if record is not None:  # made permanent (--persist --keep): undone first, then a reboot
             runner = self.dom0.runner
@@ -393,6 +393,12 @@ class Setup:
             self.rebooted = True
         self.before = None  # the state before the kept run is not known
         return [u.what for u in self.journal.entries]
+
+    def _remover(self, path: str) -> Callable[[], object]:
+        return lambda: self.dom0.runner.run("rm", "-f", path, mutates=True, check=True)
+
+    def _destroyer(self, name: str) -> Callable[[], None]:
+        return lambda: self.destroy(name)
 
     def restore(self) -> list[str]:
         """Undo this run's changes and verify Dom0 is as found; returns the problems. After
