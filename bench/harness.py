@@ -28,7 +28,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the library beside it
     sys.path.insert(0, str(ROOT))
-from xenaccept import state  # noqa: E402
+from xenaccept.model import state  # noqa: E402
 INVENTORY = ROOT / "lab" / "run" / "default" / "inventory.yaml"
 REPORTS = ROOT / "reports"
 

@@ -5,8 +5,9 @@ import subprocess
 import pytest
 
 from xenaccept.errors import HostKeyError
-from xenaccept.ssh import SSHRunner, SSHSpec
-from xenaccept.xl import Xl
+from xenaccept.transport.ssh import SSHRunner
+from xenaccept.model.ssh import SSHSpec
+from xenaccept.resources.xl import Xl
 
 pytestmark = pytest.mark.lab
 
@@ -90,7 +91,7 @@ def test_init_lists_the_nics_and_writes_a_minimal_inventory(lab, tmp_path):
     writes is the minimal one and loads."""
     import sys
 
-    from xenaccept import inventory
+    from xenaccept.model import inventory
 
     from .conftest import ROOT
     d = lab.target.dom0

@@ -9,8 +9,8 @@ import time
 import pytest
 import yaml
 
-from xenaccept import wait
-from xenaccept.ssh import SSHRunner
+from xenaccept.transport import wait
+from xenaccept.transport.ssh import SSHRunner
 
 from .conftest import INVENTORY, ROOT, dom0_state, dump, run_suite
 
@@ -117,7 +117,7 @@ def test_an_injection_in_the_inventory_is_refused_before_anything_runs(lab, tmp_
 def test_no_private_key_in_the_reports(lab):
     """After the runs above: neither Dom0's SSH private key nor the key the suite made for
     the driver domain is in any report file."""
-    from xenaccept import state
+    from xenaccept.model import state
     keys = [Path(lab.target.dom0.key_file), state.keys_for(lab.target.name).key_file]
     body = [line for k in keys if k.exists() for line in k.read_text().splitlines()
             if line and not line.startswith("-----")]

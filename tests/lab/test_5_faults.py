@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from xenaccept import state, wait
-from xenaccept.bridge import Bridge
-from xenaccept.guest_payload import guest_link_local
-from xenaccept.ssh import SSHRunner
+from xenaccept.model import state
+from xenaccept.transport import wait
+from xenaccept.resources.bridge import Bridge
+from xenaccept.build.guest_payload import guest_link_local
+from xenaccept.transport.ssh import SSHRunner
 
 from .conftest import ROOT, run_suite
 from .test_2_suite import all_passed

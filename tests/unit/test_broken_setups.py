@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from xenaccept import bridge, hotplug, kernel, pci, xl
-from xenaccept.runner import LocalRunner
+from xenaccept.resources import bridge, hotplug, kernel, pci, xl
+from xenaccept.transport.runner import LocalRunner
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from xenaccept import checks, inventory
+from xenaccept import checks
+from xenaccept.model import inventory
 from xenaccept.errors import CheckFailed
 from xenaccept.provision import Setup
-from xenaccept.runner import Runner
+from xenaccept.transport.runner import Runner
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"

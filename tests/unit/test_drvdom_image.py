@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from xenaccept import drvdom_image as img
-from xenaccept import guest_payload
+from xenaccept.build import drvdom_image as img
+from xenaccept.build import guest_payload
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xenaccept import init, pci
-from xenaccept.__main__ import main
+from xenaccept.cli import init
+from xenaccept.resources import pci
+from xenaccept.cli.main import main
 from xenaccept.errors import InventoryError
-from xenaccept.runner import Runner
-from xenaccept.ssh import SSHSpec
-from xenaccept.xl import parse_info
+from xenaccept.transport.runner import Runner
+from xenaccept.model.ssh import SSHSpec
+from xenaccept.resources.xl import parse_info
 
 DATA = Path(__file__).parent.parent / "data"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xenaccept import inventory
+from xenaccept.model import inventory
 from xenaccept.errors import InventoryError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"

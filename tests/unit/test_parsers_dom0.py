@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from xenaccept import kernel, pci, xl
+from xenaccept.resources import kernel, pci, xl
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

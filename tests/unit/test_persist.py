@@ -9,7 +9,7 @@ import pytest
 
 from xenaccept import names
 from xenaccept.provision import persist
-from xenaccept.runner import Runner
+from xenaccept.transport.runner import Runner
 
 BDF = "0000:00:05.0"
 

@@ -1,7 +1,7 @@
 import pytest
 
 from xenaccept.errors import CommandTimeout, HarnessError, ReadOnlyViolation
-from xenaccept.runner import LocalRunner
+from xenaccept.transport.runner import LocalRunner
 
 
 def test_every_argument_is_quoted(tmp_path):
@@ -47,8 +47,9 @@ def test_an_unreachable_host_costs_one_connect_timeout_not_one_per_command(tmp_p
     import socket
     import time
 
-    from xenaccept import wait
-    from xenaccept.ssh import SSHRunner, SSHSpec
+    from xenaccept.transport import wait
+    from xenaccept.transport.ssh import SSHRunner
+    from xenaccept.model.ssh import SSHSpec
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -90,7 +91,9 @@ def test_the_banner_probe_tells_a_listening_ssh_server_from_a_silent_port(tmp_pa
     import threading
     import time
 
-    from xenaccept.ssh import SSHRunner, SSHSpec
+    from xenaccept.transport.ssh import SSHRunner
+
+    from xenaccept.model.ssh import SSHSpec
 
     def server(greeting: bytes) -> int:
         s = socket.socket()

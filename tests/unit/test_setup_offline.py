@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from xenaccept import inventory
+from xenaccept.model import inventory
 from xenaccept.errors import CheckFailed, ReadOnlyViolation
 from xenaccept.provision import Setup, Stage, stages
-from xenaccept.runner import Runner
+from xenaccept.transport.runner import Runner
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"
@@ -67,7 +67,7 @@ def test_check_mode_never_provisions_and_reports_a_missing_driver_domain(target)
 
 def sysfs(bdf: str, driver_link: str, net: str = "") -> dict[str, tuple[int, str]]:
     """The answer of the one read of a device's sysfs (its driver link as recorded)."""
-    from xenaccept.pci import _SYSFS_SCRIPT
+    from xenaccept.resources.pci import _SYSFS_SCRIPT
     command = shlex.join(["sh", "-c", _SYSFS_SCRIPT, "sh", f"/sys/bus/pci/devices/{bdf}"])
     return {command: (0, f"exists=1\ndriver={driver_link}\nvendor=0x8086\n"
                          f"device=0x100e\nnet={net}\n")}
@@ -85,8 +85,8 @@ def test_a_read_only_runner_refuses_the_hide(target):
 def test_what_the_inventory_leaves_out_is_read_from_dom0(tmp_path):
     """A minimal target on a host hidden at boot: the native driver comes from lspci's
     module for the device (pciback holds it), Dom0's kernel and initrd from /boot."""
-    from xenaccept import hostdefaults
-    from xenaccept.host import Host
+    from xenaccept.resources import hostdefaults
+    from xenaccept.resources.host import Host
     [t] = inventory.parse({"targets": [{"dom0": "xen1", "device": "00:05.0",
                                         "driver_domain": {"ssh": "192.0.2.10"}}]},
                           base=tmp_path)
@@ -120,7 +120,7 @@ def test_what_the_inventory_leaves_out_is_read_from_dom0(tmp_path):
 def test_the_failure_logs_read_the_devd_journal_under_both_unit_names(target, persist):
     # started by the suite it is the transient unit; made permanent (--persist) the driver
     # domain's own unit: the log attached to a failed step must read whichever ran
-    from xenaccept.facts import diagnostics
+    from xenaccept.report.facts import diagnostics
     from xenaccept.names import DEVD_UNIT_PERSISTENT, DEVD_UNIT_RUNTIME
     xl_list = (DATA / "dom0_xl-list_assigned-running.txt").read_text()
     drvdom = Replay({})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import validate
-from ..errors import CheckFailed
-from ..provision import Setup
+from xenaccept.model import validate
+from xenaccept.errors import CheckFailed
+from xenaccept.provision import Setup
 
 
 def bridge_up(setup: Setup) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .. import pci
-from ..errors import CheckFailed
-from ..kernel import hidden_bdfs
-from ..provision import Setup
-from ..xl import assignable_node
+from xenaccept.resources import pci
+from xenaccept.errors import CheckFailed
+from xenaccept.resources.kernel import hidden_bdfs
+from xenaccept.provision import Setup
+from xenaccept.resources.xl import assignable_node
 
 
 def hidden_how(setup: Setup) -> str:

@@ -3,10 +3,11 @@ connected, its kernel, the device driven natively inside it."""
 
 from __future__ import annotations
 
-from .. import pci, validate
-from ..errors import CheckFailed
-from ..provision import Setup
-from ..xl import CONNECTED, boot_files, parse_config, xenbus_state
+from xenaccept.resources import pci
+from xenaccept.model import validate
+from xenaccept.errors import CheckFailed
+from xenaccept.provision import Setup
+from xenaccept.resources.xl import CONNECTED, boot_files, parse_config, xenbus_state
 
 
 def driver_domain_config(setup: Setup) -> dict[str, object]:

@@ -3,12 +3,12 @@ reaching the bridge, their answers coming back; Dom0 fine while the driver domai
 
 from __future__ import annotations
 
-from .. import wait
-from ..bridge import Bridge
-from ..errors import CheckFailed
-from ..guest_payload import guest_link_local
-from ..provision import Setup
-from ..xl import CONNECTED, Backend, state_words, xenbus_state
+from xenaccept.transport import wait
+from xenaccept.resources.bridge import Bridge
+from xenaccept.errors import CheckFailed
+from xenaccept.build.guest_payload import guest_link_local
+from xenaccept.provision import Setup
+from xenaccept.resources.xl import CONNECTED, Backend, state_words, xenbus_state
 
 
 FRESH = 5               # seconds: a guest's MAC counts as learned when a frame refreshed it

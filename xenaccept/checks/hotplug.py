@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import CheckFailed
-from ..provision import Setup
+from xenaccept.errors import CheckFailed
+from xenaccept.provision import Setup
 
 
 def hotplug_scripts(setup: Setup, script: str) -> list[str]:

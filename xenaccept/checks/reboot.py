@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ..errors import CheckFailed
-from ..kernel import hidden_bdfs
-from ..names import DEVD_UNIT_PERSISTENT, DOMAINS_UNIT, READY_KEY, READY_UNIT
-from ..provision import Setup
-from ..xl import assignable_node
-from .bridge import enslaved
-from .device import bound_to_pciback
+from xenaccept.errors import CheckFailed
+from xenaccept.resources.kernel import hidden_bdfs
+from xenaccept.names import DEVD_UNIT_PERSISTENT, DOMAINS_UNIT, READY_KEY, READY_UNIT
+from xenaccept.provision import Setup
+from xenaccept.resources.xl import assignable_node
+from xenaccept.checks.bridge import enslaved
+from xenaccept.checks.device import bound_to_pciback
 
 
 def persistent_setup_present(setup: Setup) -> bool:

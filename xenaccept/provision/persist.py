@@ -35,9 +35,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import validate
-from ..errors import HarnessError
-from ..names import (
+from xenaccept.model import validate
+from xenaccept.errors import HarnessError
+from xenaccept.names import (
     AUTOSTART,
     BOOT_BACKUP,
     DEVD_UNIT_PERSISTENT,
@@ -52,10 +52,10 @@ from ..names import (
     READY_KEY,
     READY_UNIT,
 )
-from ..runner import Runner
+from xenaccept.transport.runner import Runner
 
 if TYPE_CHECKING:
-    from .setup import Setup
+    from xenaccept.provision.setup import Setup
 
 GENERATED_GLOB = "/boot/grub/grub.cfg /boot/initrd.img-*"
 # the processes of update-initramfs and update-grub (names as the kernel keeps them: 15 chars)

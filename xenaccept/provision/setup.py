@@ -10,17 +10,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .. import wait
-from ..errors import CheckFailed, HarnessError
-from ..host import Host
-from ..inventory import Target
-from ..names import DOMAINS_UNIT, MARKER, PCIBACK_LOADED, PERSIST_FILES, WORK
-from ..runner import Runner
-from ..ssh import SSHRunner
-from . import persist, stages
-from .journal import HostState, Journal
-from .persist import Record
-from .stages import Stage
+from xenaccept.transport import wait
+from xenaccept.errors import CheckFailed, HarnessError
+from xenaccept.resources.host import Host
+from xenaccept.model.inventory import Target
+from xenaccept.names import DOMAINS_UNIT, MARKER, PCIBACK_LOADED, PERSIST_FILES, WORK
+from xenaccept.transport.runner import Runner
+from xenaccept.transport.ssh import SSHRunner
+from xenaccept.provision import persist, stages
+from xenaccept.provision.journal import HostState, Journal
+from xenaccept.provision.persist import Record
+from xenaccept.provision.stages import Stage
 
 REBOOT_TIMEOUT = 600.0     # Dom0 back over SSH after a reboot (TCG: 44-46 s measured)
 GUESTS_AT_BOOT = persist.READY_DEADLINE + 120.0
@@ -373,7 +373,7 @@ class Setup:
             if text is not None and MARKER in text:
                 ours.append(name)
         if t.driver_domain.name in ours:
-            from ..kernel import hidden_bdfs
+            from xenaccept.resources.kernel import hidden_bdfs
             hidden_at_boot = self.bdf in hidden_bdfs(self.dom0.kernel.cmdline)
             if record is None and not hidden_at_boot and \
                     self.dom0.xl.assignable_record(self.bdf) is not None:

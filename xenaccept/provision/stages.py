@@ -10,23 +10,25 @@ import enum
 import secrets
 from typing import TYPE_CHECKING
 
-from .. import guest_payload, state, wait
-from ..bridge import Bridge
-from ..drvdom_image import DriverDomainImage, Personal
-from ..errors import CheckFailed, HarnessError
-from ..names import (
+from xenaccept.build import guest_payload
+from xenaccept.model import state
+from xenaccept.transport import wait
+from xenaccept.resources.bridge import Bridge
+from xenaccept.build.drvdom_image import DriverDomainImage, Personal
+from xenaccept.errors import CheckFailed, HarnessError
+from xenaccept.names import (
     DEVD_UNIT_PERSISTENT,
     DEVD_UNIT_RUNTIME,
     GUEST_PAYLOAD_DIR,
     MARKER,
     PCIBACK_LOADED,
 )
-from ..ssh import SSHRunner
-from ..xl import render_config
-from . import persist
+from xenaccept.transport.ssh import SSHRunner
+from xenaccept.resources.xl import render_config
+from xenaccept.provision import persist
 
 if TYPE_CHECKING:
-    from .setup import Setup
+    from xenaccept.provision.setup import Setup
 
 
 class Stage(enum.IntEnum):

@@ -11,9 +11,9 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from . import validate
-from .errors import HarnessError
-from .runner import Runner
+from xenaccept.model import validate
+from xenaccept.errors import HarnessError
+from xenaccept.transport.runner import Runner
 
 
 @dataclass(frozen=True)

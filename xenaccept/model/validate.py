@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InventoryError
+from xenaccept.errors import InventoryError
 
 # a PCI address (domain:bus:slot.function, the domain optional): the one pattern of it
 _BDF_TEXT = r"(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-1][0-9a-fA-F])\.([0-7])"

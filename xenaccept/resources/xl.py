@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import validate
-from .names import MARKER
-from .runner import Result, Runner
+from xenaccept.model import validate
+from xenaccept.names import MARKER
+from xenaccept.transport.runner import Result, Runner
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from typing import Any
 
 import yaml
 
-from . import validate as v
-from .errors import InventoryError
-from .ssh import SSHSpec
+from xenaccept.model import validate as v
+from xenaccept.errors import InventoryError
+from xenaccept.model.ssh import SSHSpec
 
 DEFAULT_DRVDOM_EXTRA = "root=/dev/xvda rw console=hvc0 net.ifnames=0"
 

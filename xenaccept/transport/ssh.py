@@ -15,37 +15,16 @@ import os
 import shlex
 import socket
 import time
-from dataclasses import dataclass
 
 import paramiko
 from fabric import Config, Connection
 from invoke.exceptions import CommandTimedOut
 
-from . import sshconfig, wait
-from .errors import CommandTimeout, HarnessError, HostKeyError
-from .runner import Result, Runner, Transcript
-from .shell import ShellLost, ShellSession, suitable
-
-
-@dataclass(frozen=True)
-class SSHSpec:
-    """How to reach a host. Unset fields come from the user's ssh_config (``Host`` aliases,
-    HostName, User, Port, IdentityFile, UserKnownHostsFile, ProxyJump), then OpenSSH's
-    defaults (port 22, ~/.ssh/known_hosts, the default identities and ssh-agent)."""
-
-    host: str                          # an address, or a Host alias of the ssh_config
-    port: int | None = None            # None: ssh_config's Port, else 22
-    user: str | None = None            # None: ssh_config's User, else root
-    key_file: str | None = None        # None: ssh_config's IdentityFile(s), default keys, agent
-    known_hosts: str | None = None     # None: ssh_config's UserKnownHostsFile, else ~/.ssh/known_hosts
-    jump: SSHSpec | None = None        # a jump host given by the suite (e.g. Dom0), before ProxyJump
-    ssh_config: str | None = None      # None: ~/.ssh/config when it exists; "" for none
-    connect_timeout: float = 15.0
-
-    @property
-    def address(self) -> str:
-        return f"{self.user or ''}{'@' if self.user else ''}{self.host}" + \
-            (f":{self.port}" if self.port else "")
+from xenaccept.transport import sshconfig, wait
+from xenaccept.errors import CommandTimeout, HarnessError, HostKeyError
+from xenaccept.model.ssh import SSHSpec
+from xenaccept.transport.runner import Result, Runner, Transcript
+from xenaccept.transport.shell import ShellLost, ShellSession, suitable
 
 
 class SSHRunner(Runner):

@@ -7,7 +7,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from .runner import Runner
+from xenaccept.transport.runner import Runner
 
 SCRIPTS_DIR = "/etc/xen/scripts"
 _SOURCED = re.compile(r'^\s*(?:\.|source)\s+"?\$\{?dir\}?/([A-Za-z0-9_.-]+)"?', re.M)

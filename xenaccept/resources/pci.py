@@ -7,9 +7,9 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from . import validate
-from .errors import HarnessError
-from .runner import Runner
+from xenaccept.model import validate
+from xenaccept.errors import HarnessError
+from xenaccept.transport.runner import Runner
 
 _HEAD = re.compile(
     r"^(?P<slot>\S+) (?P<cls>.+?) \[(?P<code>[0-9a-f]{4})\]: (?P<desc>.*?) "

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from .errors import HarnessError, ReadOnlyViolation
+from xenaccept.errors import HarnessError, ReadOnlyViolation
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -134,7 +134,7 @@ class LocalRunner(Runner):
     def _execute(self, command: str, timeout: float, stdin: str | None) -> tuple[int, str, str]:
         import subprocess
 
-        from .errors import CommandTimeout
+        from xenaccept.errors import CommandTimeout
         try:
             p = subprocess.run(["sh", "-c", command], input=stdin or "", capture_output=True,
                                text=True, timeout=timeout)

@@ -3,9 +3,9 @@ the logs worth attaching when a checkpoint fails. Read-only."""
 
 from __future__ import annotations
 
-from .errors import HarnessError
-from .names import DEVD_UNITS
-from .provision import Setup
+from xenaccept.errors import HarnessError
+from xenaccept.names import DEVD_UNITS
+from xenaccept.provision import Setup
 
 KERNEL_OPTIONS = ("XEN_PCIDEV_BACKEND", "XEN_NETDEV_BACKEND", "XEN_NETDEV_FRONTEND",
                   "XEN_PCIDEV_FRONTEND", "INTEL_IOMMU")

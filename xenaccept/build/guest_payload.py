@@ -15,10 +15,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from . import initramfs
-from .errors import HarnessError
-from .names import GUEST_PAYLOAD_DIR
-from .runner import Runner
+from xenaccept.build import initramfs
+from xenaccept.errors import HarnessError
+from xenaccept.names import GUEST_PAYLOAD_DIR
+from xenaccept.transport.runner import Runner
 
 PATH = f"{GUEST_PAYLOAD_DIR}/initrd.img"
 TOOLS = ("dash", "ip", "ping", "sleep", "kmod")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import validate
-from .errors import HarnessError
-from .host import Host
-from .inventory import Target
-from .kernel import parse_cmdline
+from xenaccept.model import validate
+from xenaccept.errors import HarnessError
+from xenaccept.resources.host import Host
+from xenaccept.model.inventory import Target
+from xenaccept.resources.kernel import parse_cmdline
 
 
 def native_driver(dom0: Host, bdf: str) -> str:

@@ -12,9 +12,9 @@ import shlex
 
 import paramiko
 
-from .errors import HarnessError
-from .names import LOCK_FILE
-from .ssh import SSHRunner
+from xenaccept.errors import HarnessError
+from xenaccept.names import LOCK_FILE
+from xenaccept.transport.ssh import SSHRunner
 
 BUSY = 75
 

@@ -1,4 +1,4 @@
-"""Where an :class:`~xenaccept.ssh.SSHSpec` leads: the hops to connect through, resolved
+"""Where an :class:`~xenaccept.model.ssh.SSHSpec` leads: the hops to connect through, resolved
 from the spec, the user's ssh_config and OpenSSH's defaults, without any network.
 
 Explicit fields of the spec win over the ssh_config (``Host`` blocks, first value wins, as
@@ -18,15 +18,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import paramiko
 
-from . import validate
-from .errors import InventoryError
-
-if TYPE_CHECKING:
-    from .ssh import SSHSpec
+from xenaccept.model import validate
+from xenaccept.errors import InventoryError
+from xenaccept.model.ssh import SSHSpec
 
 USER_CONFIG = "~/.ssh/config"
 DEFAULT_KEYS = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
@@ -76,8 +74,8 @@ class _Config:
 def resolve(spec: SSHSpec) -> tuple[Hop, ...]:
     """The hops to connect through to reach ``spec``, in connection order (raises
     :class:`InventoryError` naming the host and the setting at fault)."""
-    jump = getattr(spec, "jump", None)
-    if jump is not None and not hasattr(jump, "ssh_config"):
+    jump = spec.jump
+    if jump is not None and not isinstance(jump, SSHSpec):
         raise InventoryError(f"ssh {spec.host}: jump {jump!r} is not an SSHSpec")
     first = resolve(jump) if jump is not None else ()
     config = load(spec.ssh_config)

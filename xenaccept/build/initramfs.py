@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .errors import HarnessError
-from .runner import Runner
+from xenaccept.errors import HarnessError
+from xenaccept.transport.runner import Runner
 
 # $1 work dir, $2 kernel release, $3 output, $4 modules (space-separated), then the tools;
 # /init on stdin. Prints the archive's size in kB.

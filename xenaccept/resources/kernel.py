@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from . import validate
-from .runner import Runner
+from xenaccept.model import validate
+from xenaccept.transport.runner import Runner
 
 _HIDE = re.compile(r"\(([^()]*)\)")
 _OPTION = re.compile(r"^[A-Z0-9_]+$")

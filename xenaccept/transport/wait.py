@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from .errors import HarnessError, HostKeyError
+from xenaccept.errors import HarnessError, HostKeyError
 
 T = TypeVar("T")
 

@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .errors import HarnessError
-from .names import MARKER, WORK
-from .runner import Runner
+from xenaccept.errors import HarnessError
+from xenaccept.names import MARKER, WORK
+from xenaccept.transport.runner import Runner
 
 # what the driver domain runs; a package missing in Dom0 is an error when marked True
 ROOTS: dict[str, bool] = {
@@ -416,7 +416,7 @@ class DriverDomainImage:
 
     def boot_initramfs(self, release: str) -> str:
         """The domain's initramfs (BOOT_INIT), next to its image; returns its path."""
-        from . import initramfs
+        from xenaccept.build import initramfs
         path = f"{self.dir}/initrd.img"
         kb = initramfs.build(self.dom0, release, path, BOOT_INIT, BOOT_TOOLS, BOOT_MODULES,
                              what="the driver domain's initramfs")

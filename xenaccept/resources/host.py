@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from .bridge import Bridge
-from .hotplug import Hotplug
-from .kernel import Kernel
-from .pci import PciDevice
-from .runner import Runner
-from .xl import Xl
+from xenaccept.resources.bridge import Bridge
+from xenaccept.resources.hotplug import Hotplug
+from xenaccept.resources.kernel import Kernel
+from xenaccept.resources.pci import PciDevice
+from xenaccept.transport.runner import Runner
+from xenaccept.resources.xl import Xl
 
 
 class Host:

@@ -23,11 +23,13 @@ from typing import Any
 
 import yaml
 
-from . import pci, validate
-from .errors import HarnessError, InventoryError
-from .runner import Runner
-from .ssh import SSHRunner, SSHSpec
-from .xl import Xl
+from xenaccept.resources import pci
+from xenaccept.model import validate
+from xenaccept.errors import HarnessError, InventoryError
+from xenaccept.transport.runner import Runner
+from xenaccept.transport.ssh import SSHRunner
+from xenaccept.model.ssh import SSHSpec
+from xenaccept.resources.xl import Xl
 
 DIRECTIO = ("hvm_directio", "pv_directio")
 

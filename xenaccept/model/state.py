@@ -13,14 +13,12 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-if TYPE_CHECKING:
-    from .inventory import Target
-    from .ssh import SSHSpec
+from xenaccept.model.inventory import Target
+from xenaccept.model.ssh import SSHSpec
 
 
 def root() -> Path:
