@@ -1,4 +1,5 @@
-"""The checkpoints, as functions of a :class:`~xenaccept.provision.Setup`, one module a
+"""The checkpoints, as functions of a :class:`~xenaccept.checks.context.Context` (the
+target and its hosts: a :class:`~xenaccept.provision.Setup` is one), one module a
 checkpoint (as the feature files go).
 
 Each one reads the hosts and raises :class:`~xenaccept.errors.CheckFailed` naming what was

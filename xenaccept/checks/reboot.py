@@ -5,18 +5,18 @@ from __future__ import annotations
 from xenaccept.errors import CheckFailed
 from xenaccept.resources.kernel import hidden_bdfs
 from xenaccept.names import DEVD_UNIT_PERSISTENT, DOMAINS_UNIT, READY_KEY, READY_UNIT
-from xenaccept.provision import Setup
+from xenaccept.checks.context import Context
 from xenaccept.resources.xl import assignable_node
 from xenaccept.checks.bridge import enslaved
 from xenaccept.checks.device import bound_to_pciback
 
 
-def persistent_setup_present(setup: Setup) -> bool:
+def persistent_setup_present(setup: Context) -> bool:
     """Whether Dom0 holds a permanent setup (the autostart unit enabled)."""
     return setup.dom0.runner.run("systemctl", "is-enabled", "--quiet", DOMAINS_UNIT).ok
 
 
-def booted_after_persist(setup: Setup) -> None:
+def booted_after_persist(setup: Context) -> None:
     """Provision mode: the boot Dom0 runs began after the setup was made permanent (its
     boot id changed across the suite's reboot). Check mode: the autostart unit ran in the
     boot Dom0 runs now."""
@@ -34,7 +34,7 @@ def booted_after_persist(setup: Setup) -> None:
                           r.stdout.strip() or r.stderr.strip())
 
 
-def hidden_at_boot(setup: Setup) -> None:
+def hidden_at_boot(setup: Context) -> None:
     bdf = setup.bdf
     cmdline = setup.dom0.kernel.cmdline
     if bdf not in hidden_bdfs(cmdline):
@@ -46,7 +46,7 @@ def hidden_at_boot(setup: Setup) -> None:
     bound_to_pciback(setup)
 
 
-def started_at_boot(setup: Setup) -> None:
+def started_at_boot(setup: Context) -> None:
     r = setup.dom0.runner.run("systemctl", "show", "-p", "UnitFileState,ActiveState",
                               DOMAINS_UNIT)
     props = dict(line.partition("=")[::2] for line in r.stdout.splitlines())
@@ -62,7 +62,7 @@ def started_at_boot(setup: Setup) -> None:
                           f"not running: {', '.join(missing)}")
 
 
-def driver_domain_own_config(setup: Setup) -> None:
+def driver_domain_own_config(setup: Context) -> None:
     """xl devd and the bridge were brought up by the driver domain's own units (not by the
     suite over SSH), and it told Dom0 so (its readiness flag in xenstore)."""
     units = (DEVD_UNIT_PERSISTENT, READY_UNIT, "systemd-networkd.service")
