@@ -8,19 +8,20 @@ changes anything: they run the same in check and provision mode.
 """
 
 from xenaccept.checks.bridge import bridge_up, enslaved, forwarding
-from xenaccept.checks.device import (bound_to_pciback, hidden_how, in_pciback_slots, no_native_driver,
-                     offered_for_passthrough)
-from xenaccept.checks.driver_domain import (config_boot_files, config_is_driver_domain, config_passes_device,
-                            device_attached, device_in_driver_domain, device_netdev,
-                            driver_domain_config, native_driver_bound, pci_backend_connected,
-                            same_kernel)
+from xenaccept.checks.device import (bound_to_pciback, hidden_how, in_pciback_slots,
+                                     no_native_driver, offered_for_passthrough)
+from xenaccept.checks.driver_domain import (config_boot_files, config_is_driver_domain,
+                                            config_passes_device, device_attached,
+                                            device_in_driver_domain, device_netdev,
+                                            driver_domain_config, native_driver_bound,
+                                            pci_backend_connected, same_kernel)
 from xenaccept.checks.drivers import kernel_option, module_available
-from xenaccept.checks.guests import (FRESH, backend_connected, dom0_toolstack_works, guest_answers_ping,
-                     guest_vif, mac_learned, mac_learned_within, served_vif, unplugged,
-                     vif_connected)
+from xenaccept.checks.guests import (FRESH, backend_connected, dom0_toolstack_works,
+                                     guest_answers_ping, guest_vif, mac_learned, mac_learned_within,
+                                     served_vif, unplugged, vif_connected)
 from xenaccept.checks.hotplug import devd_alive, hotplug_scripts, hotplug_scripts_parse, one_devd
 from xenaccept.checks.reboot import (booted_after_persist, driver_domain_own_config, hidden_at_boot,
-                     persistent_setup_present, started_at_boot)
+                                     persistent_setup_present, started_at_boot)
 
 __all__ = [
     "FRESH", "backend_connected", "booted_after_persist", "bound_to_pciback", "bridge_up",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from xenaccept.model import validate
-from xenaccept.errors import CheckFailed
 from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
+from xenaccept.model import validate
 
 
 def bridge_up(setup: Context) -> None:

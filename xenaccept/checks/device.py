@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from xenaccept.resources import pci
-from xenaccept.errors import CheckFailed
-from xenaccept.resources.kernel import hidden_bdfs
 from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
+from xenaccept.resources import pci
+from xenaccept.resources.kernel import hidden_bdfs
 from xenaccept.resources.xl import assignable_node
 
 

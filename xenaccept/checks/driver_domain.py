@@ -3,10 +3,10 @@ connected, its kernel, the device driven natively inside it."""
 
 from __future__ import annotations
 
-from xenaccept.resources import pci
-from xenaccept.model import validate
-from xenaccept.errors import CheckFailed
 from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
+from xenaccept.model import validate
+from xenaccept.resources import pci
 from xenaccept.resources.xl import CONNECTED, boot_files, parse_config, xenbus_state
 
 

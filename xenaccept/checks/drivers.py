@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from xenaccept.errors import CheckFailed
 from xenaccept.checks.context import Context
-
+from xenaccept.errors import CheckFailed
 
 BUILT = {"y": "built in", "m": "a module"}
 

@@ -3,13 +3,12 @@ reaching the bridge, their answers coming back; Dom0 fine while the driver domai
 
 from __future__ import annotations
 
-from xenaccept.transport import wait
-from xenaccept.resources.bridge import Bridge
-from xenaccept.errors import CheckFailed
 from xenaccept.build.guest_payload import guest_link_local
 from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
+from xenaccept.resources.bridge import Bridge
 from xenaccept.resources.xl import CONNECTED, Backend, state_words, xenbus_state
-
+from xenaccept.transport import wait
 
 FRESH = 5               # seconds: a guest's MAC counts as learned when a frame refreshed it
                         # this recently (the suite's guests send one a second)

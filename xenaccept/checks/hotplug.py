@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from xenaccept.errors import CheckFailed
 from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
 
 
 def hotplug_scripts(setup: Context, script: str) -> list[str]:

@@ -23,13 +23,13 @@ from typing import Any
 
 import yaml
 
-from xenaccept.resources import pci
-from xenaccept.model import validate
 from xenaccept.errors import HarnessError, InventoryError
+from xenaccept.model import validate
+from xenaccept.model.ssh import SSHSpec
+from xenaccept.resources import pci
+from xenaccept.resources.xl import Xl
 from xenaccept.transport.runner import Runner
 from xenaccept.transport.ssh import SSHRunner
-from xenaccept.model.ssh import SSHSpec
-from xenaccept.resources.xl import Xl
 
 DIRECTIO = ("hvm_directio", "pv_directio")
 

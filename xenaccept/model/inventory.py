@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from xenaccept.model import validate as v
 from xenaccept.errors import InventoryError
+from xenaccept.model import validate as v
 from xenaccept.model.ssh import SSHSpec
 
 DEFAULT_DRVDOM_EXTRA = "root=/dev/xvda rw console=hvc0 net.ifnames=0"

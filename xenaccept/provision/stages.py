@@ -1,34 +1,26 @@
 """The stages of the setup, each a small unit that builds itself and pushes its own undo.
 
-A stage gets the :class:`~xenaccept.provision.setup.Setup` (hosts, target, journal, log)
-and changes the hosts only through it. Order: :class:`Stage`.
+A stage gets the run's :class:`~xenaccept.provision.context.StageContext` (hosts, target,
+journal, log) and changes the hosts only through it. Order: :class:`Stage`; the last one,
+the setup made permanent, is :func:`xenaccept.provision.lifecycle.persistent`.
 """
 
 from __future__ import annotations
 
 import enum
 import secrets
-from typing import TYPE_CHECKING
 
 from xenaccept.build import guest_payload
-from xenaccept.model import state
-from xenaccept.transport import wait
-from xenaccept.resources.bridge import Bridge
 from xenaccept.build.drvdom_image import DriverDomainImage, Personal
 from xenaccept.errors import CheckFailed, HarnessError
-from xenaccept.names import (
-    DEVD_UNIT_PERSISTENT,
-    DEVD_UNIT_RUNTIME,
-    GUEST_PAYLOAD_DIR,
-    MARKER,
-    PCIBACK_LOADED,
-)
-from xenaccept.transport.ssh import SSHRunner
+from xenaccept.model import state
+from xenaccept.names import DEVD_UNIT_PERSISTENT, DEVD_UNIT_RUNTIME, GUEST_PAYLOAD_DIR, MARKER, PCIBACK_LOADED
+from xenaccept.provision.context import StageContext
+from xenaccept.provision.persist.apply import write_boot_hide
+from xenaccept.resources.bridge import Bridge
 from xenaccept.resources.xl import render_config
-from xenaccept.provision import persist
-
-if TYPE_CHECKING:
-    from xenaccept.provision.setup import Setup
+from xenaccept.transport import wait
+from xenaccept.transport.ssh import SSHRunner
 
 
 class Stage(enum.IntEnum):
@@ -50,7 +42,7 @@ def until_forwarding(br: Bridge, port: str, *, timeout: float, what: str) -> Non
                what=f"{what} and forwarding", last_seen=lambda: f"ports {br.port_states()}")
 
 
-def hide_device(s: Setup) -> None:
+def hide_device(s: StageContext) -> None:
     """The device on pciback: ``xl pci-assignable-add`` (xen-pciback loaded first when the
     host has not loaded it: Debian loads it only on demand)."""
     dev = s.dom0.pci(s.bdf)
@@ -59,7 +51,7 @@ def hide_device(s: Setup) -> None:
     if dev.driver == "pciback":
         s.log(f"{s.bdf} already on pciback (hidden at boot or before): left as found")
         if s.persist:
-            persist.write_boot_hide(s, s.record)
+            write_boot_hide(s, s.record)
         return
     if not s.dom0.file_exists("/sys/bus/pci/drivers/pciback"):
         # a note in the work dir tells a later `teardown` of a kept setup to unload it
@@ -73,10 +65,10 @@ def hide_device(s: Setup) -> None:
     s.journal.push(f"give {s.bdf} back to {s.device_found_driver or 'no driver'}",
                    lambda: s.dom0.xl.assignable_remove(s.bdf, rebind=True), running_only=True)
     if s.persist:  # hidden at boot too from the next boot on
-        persist.write_boot_hide(s, s.record)
+        write_boot_hide(s, s.record)
 
 
-def write_config(s: Setup, domain: str, items: dict[str, str | int | list[str]]) -> str:
+def write_config(s: StageContext, domain: str, items: dict[str, str | int | list[str]]) -> str:
     path = s.target.config_path(domain)
     old = s.dom0.read(path)
     if old is not None and MARKER not in old:
@@ -88,7 +80,7 @@ def write_config(s: Setup, domain: str, items: dict[str, str | int | list[str]])
     return path
 
 
-def create(s: Setup, domain: str, path: str) -> None:
+def create(s: StageContext, domain: str, path: str) -> None:
     if s.dom0.xl.domain(domain) is not None:
         raise HarnessError(f"a domain named {domain} already runs and this run did not start "
                            "it: destroy it first, or check it with check mode")
@@ -97,7 +89,7 @@ def create(s: Setup, domain: str, path: str) -> None:
     s.started.append(domain)
 
 
-def driver_domain_disk(s: Setup) -> tuple[str, str]:
+def driver_domain_disk(s: StageContext) -> tuple[str, str]:
     """The xl disk and ramdisk of the driver domain: the operator's (Dom0's initrd unless
     the inventory names one), or an image the suite builds in Dom0 from Dom0's own system,
     with a client key made for this run and a host key generated for the domain and pinned
@@ -127,7 +119,7 @@ def driver_domain_disk(s: Setup) -> tuple[str, str]:
     return f"format=raw,vdev=xvda,access=rw,target={built.path}", ramdisk
 
 
-def driver_domain(s: Setup) -> None:
+def driver_domain(s: StageContext) -> None:
     dd = s.target.driver_domain
     disk, ramdisk = driver_domain_disk(s)
     path = write_config(s, dd.name, {
@@ -139,7 +131,7 @@ def driver_domain(s: Setup) -> None:
     s.wait_driver_domain()
 
 
-def backend_daemon(s: Setup) -> None:
+def backend_daemon(s: StageContext) -> None:
     hp = s.drvdom.hotplug
     if s.persisted:  # the driver domain starts it by itself, from its own config
         wait.until(hp.devd_pids, timeout=120, what="xl devd to run in the driver domain "
@@ -160,7 +152,7 @@ def backend_daemon(s: Setup) -> None:
     wait.until(hp.devd_pids, timeout=30, what="xl devd to run in the driver domain")
 
 
-def bridge(s: Setup) -> None:
+def bridge(s: StageContext) -> None:
     br = s.drvdom.bridge(s.target.bridge)
     nic = s.target.driver_domain.nic
     if s.persisted:  # systemd-networkd in the driver domain makes it at boot
@@ -176,7 +168,7 @@ def bridge(s: Setup) -> None:
     until_forwarding(br, nic, timeout=60, what=f"{nic} enslaved to {br.name}")
 
 
-def guest_items(s: Setup, index: int, name: str) -> dict[str, str | int | list[str]]:
+def guest_items(s: StageContext, index: int, name: str) -> dict[str, str | int | list[str]]:
     """The xl config of guest ``index``: the suite's payload, or the operator's own
     kernel, ramdisk and arguments."""
     t, g = s.target, s.target.guests
@@ -190,7 +182,7 @@ def guest_items(s: Setup, index: int, name: str) -> dict[str, str | int | list[s
             "vif": [f"mac={g.mac(index)},bridge={t.bridge},backend={t.driver_domain.name}"]}
 
 
-def guests(s: Setup) -> None:
+def guests(s: StageContext) -> None:
     t = s.target
     if t.guests.built and s.payload is None:
         s.work_dir()
@@ -205,19 +197,3 @@ def guests(s: Setup) -> None:
         vif = s.vif_name(name)
         until_forwarding(br, vif or "?", timeout=180,
                          what=f"{vif} of {name} enslaved to {br.name}")
-
-
-def persistent(s: Setup) -> None:
-    """The running setup made permanent (:mod:`.persist`; the boot-time hide was written with
-    the run-time one), then the host rebooted for real and everything waited for as it
-    comes back by itself."""
-    persist.write_driver_domain(s)
-    s.persisted = True
-    persist.write_autostart(s, s.record)
-    s.reboot_into_persistent()
-
-
-BUILD = {Stage.DEVICE_HIDDEN: hide_device, Stage.DRIVER_DOMAIN: driver_domain,
-         Stage.BACKEND_DAEMON: backend_daemon, Stage.BRIDGE: bridge, Stage.GUESTS: guests,
-         Stage.PERSISTED: persistent}
-

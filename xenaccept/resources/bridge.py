@@ -11,8 +11,8 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from xenaccept.model import validate
 from xenaccept.errors import HarnessError
+from xenaccept.model import validate
 from xenaccept.transport.runner import Runner
 
 

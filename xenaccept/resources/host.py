@@ -8,8 +8,8 @@ from xenaccept.resources.bridge import Bridge
 from xenaccept.resources.hotplug import Hotplug
 from xenaccept.resources.kernel import Kernel
 from xenaccept.resources.pci import PciDevice
-from xenaccept.transport.runner import Runner
 from xenaccept.resources.xl import Xl
+from xenaccept.transport.runner import Runner
 
 
 class Host:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from xenaccept.model import validate
 from xenaccept.errors import HarnessError
-from xenaccept.resources.host import Host
+from xenaccept.model import validate
 from xenaccept.model.inventory import Target
+from xenaccept.resources.host import Host
 from xenaccept.resources.kernel import parse_cmdline
 
 

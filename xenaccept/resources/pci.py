@@ -7,8 +7,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from xenaccept.model import validate
 from xenaccept.errors import HarnessError
+from xenaccept.model import validate
 from xenaccept.transport.runner import Runner
 
 _HEAD = re.compile(

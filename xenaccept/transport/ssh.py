@@ -20,9 +20,9 @@ import paramiko
 from fabric import Config, Connection
 from invoke.exceptions import CommandTimedOut
 
-from xenaccept.transport import sshconfig, wait
 from xenaccept.errors import CommandTimeout, HarnessError, HostKeyError
 from xenaccept.model.ssh import SSHSpec
+from xenaccept.transport import sshconfig, wait
 from xenaccept.transport.runner import Result, Runner, Transcript
 from xenaccept.transport.shell import ShellLost, ShellSession, suitable
 

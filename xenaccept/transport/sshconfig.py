@@ -22,8 +22,8 @@ from typing import Any
 
 import paramiko
 
-from xenaccept.model import validate
 from xenaccept.errors import InventoryError
+from xenaccept.model import validate
 from xenaccept.model.ssh import SSHSpec
 
 USER_CONFIG = "~/.ssh/config"
