@@ -2,18 +2,14 @@
 and with the faults of the detection matrix made for real), and the runner's once-reads."""
 
 import os
-from pathlib import Path
 
 import pytest
 
+from tests.support import FakeRunner, data
 from xenaccept.resources import bridge, hotplug, kernel, pci, xl
 from xenaccept.transport.runner import LocalRunner
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 
-
-def data(name: str) -> str:
-    return (DATA / name).read_text()
 
 
 def test_vif_backends_read_from_dom0_with_their_state_and_hotplug_status():
@@ -69,10 +65,8 @@ def test_fdb_entries_say_how_long_ago_a_frame_refreshed_them():
 
 
 def test_a_stopped_xl_devd_is_still_listed_and_its_state_says_stopped():
-    class Recorded(LocalRunner):
-        def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
-            return 0, data("drvdom_ps-pid-stat-args_devd-stopped.txt"), ""
-    hp = hotplug.Hotplug(Recorded("drvdom", read_only=True))
+    ps = data("drvdom_ps-pid-stat-args_devd-stopped.txt")
+    hp = hotplug.Hotplug(FakeRunner("drvdom", {"ps -eo pid=,stat=,args=": ps}))
     [pid] = hp.devd_pids()
     assert hp.process_states()[pid].startswith("T")
 

@@ -5,20 +5,20 @@ cannot be selected. Fed by Dom0's real package database, recorded on the lab."""
 import base64
 import io
 import tarfile
-from pathlib import Path
 
 import pytest
 
+from tests.support import FakeRunner, data
 from xenaccept.build import drvdom_image as img
 from xenaccept.build import packages, personal
 from xenaccept.build import guest_payload
+from xenaccept.errors import HarnessError
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")
 def pkgs():
-    return packages.parse_packages((DATA / "dom0_dpkg-query-W-closure-fields_plain.txt").read_text())
+    return packages.parse_packages(data("dom0_dpkg-query-W-closure-fields_plain.txt"))
 
 
 def test_the_closure_holds_what_the_driver_domain_runs_and_leaves_the_rest(pkgs):
@@ -53,8 +53,8 @@ def test_what_the_driver_domain_runs_is_selected(path):
 
 
 def test_accounts_carry_no_password_hash():
-    files = personal.accounts((DATA / "dom0_etc-passwd_plain.txt").read_text(),
-                         (DATA / "dom0_etc-group_plain.txt").read_text())
+    files = personal.accounts(data("dom0_etc-passwd_plain.txt"),
+                         data("dom0_etc-group_plain.txt"))
     users = [line.split(":") for line in files["etc/passwd"].splitlines()]
     assert {"root", "sshd", "systemd-network", "nobody"} <= {u[0] for u in users}
     assert all(u[1] == "x" for u in users)
@@ -97,29 +97,21 @@ def test_the_guest_link_local_address_is_the_eui64_of_its_mac():
         guest_payload.peer_of("2001:db8::1")
 
 
-class Answers(img.Runner):
+def dom0_with(free_kb: int) -> FakeRunner:
     """Dom0 answering from the recorded package database, with ``free_kb`` free in /var/lib."""
-
-    def __init__(self, free_kb: int) -> None:
-        super().__init__("dom0", read_only=False)
-        self.free_kb = free_kb
-
-    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
-        if command.startswith("dpkg-query -W"):
-            return 0, (DATA / "dom0_dpkg-query-W-closure-fields_plain.txt").read_text(), ""
-        if command.startswith("df -Pk"):
-            return 0, ("Filesystem 1024-blocks Used Available Capacity Mounted on\n"
-                       f"/dev/vda 4000000 3000000 {self.free_kb} 80% /\n"), ""
-        if command.startswith("test -d"):
-            return 1, "", ""
-        return 0, "", ""
+    return FakeRunner("dom0", {
+        "dpkg-query -W": data("dom0_dpkg-query-W-closure-fields_plain.txt"),
+        "df -Pk": ("Filesystem 1024-blocks Used Available Capacity Mounted on\n"
+                   f"/dev/vda 4000000 3000000 {free_kb} 80% /\n"),
+        "test -d": (1, "", ""),
+    }, read_only=False, match="prefix", default="")
 
 
 def test_too_little_space_in_dom0_is_refused_before_anything_is_written():
-    dom0 = Answers(free_kb=100 * 1024)
+    dom0 = dom0_with(free_kb=100 * 1024)
     image = img.DriverDomainImage(dom0, "drvdom", log=lambda m: None)
     p = personal.Personal("drvdom", "e1000", None, None, (), "0" * 32)
-    with pytest.raises(img.HarnessError, match=r"Dom0 has 100 MB free in /var/lib .*needs "
+    with pytest.raises(HarnessError, match=r"Dom0 has 100 MB free in /var/lib .*needs "
                                                r"about \d+ MB.*driver_domain\.disk"):
         image.build(p, "6.1.0-50-amd64")
     assert not dom0.transcript.mutating()

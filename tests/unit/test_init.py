@@ -2,20 +2,18 @@
 its argument handling (a canned runner stands in for Dom0)."""
 
 import argparse
-from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support import FakeRunner, data
 from xenaccept.cli import init
 from xenaccept.resources import pci
 from xenaccept.cli.main import main
 from xenaccept.errors import InventoryError
-from xenaccept.transport.runner import Runner
 from xenaccept.model.ssh import SSHSpec
 from xenaccept.resources.xl import parse_info
 
-DATA = Path(__file__).parent.parent / "data"
 
 # PCI_SCRIPT on the lab's Dom0: virtio NIC for Dom0, e1000 for the driver domain
 PCI = """\
@@ -132,7 +130,7 @@ def test_a_hidden_nic_has_no_interface_and_is_offered():
     assert hidden.driver == "pciback" and hidden.offered
 
 
-def survey(pci=PCI, xl_info=(DATA / "dom0_xl-info_e1000.txt").read_text()):  # noqa: B008
+def survey(pci=PCI, xl_info=data("dom0_xl-info_e1000.txt")):  # noqa: B008
     return init.Survey("xen1", list(nics(pci).values()),
                        virt_caps=set(parse_info(xl_info)["virt_caps"].split()))
 
@@ -190,18 +188,10 @@ def test_minimal_inventory_alias_only_or_with_options():
     assert '"0000:00:05.0"' in text or "'0000:00:05.0'" in text  # a string, whatever YAML 1.1 says
 
 
-class Canned(Runner):
-    """Dom0's answers, by command; records that nothing changes the host."""
-
-    def __init__(self, answers):
-        super().__init__("dom0", read_only=True)
-        self.answers = answers
-
-    def _execute(self, command, timeout, stdin):
-        for key, value in self.answers.items():
-            if key in command:
-                return 0, value, ""
-        return 127, "", f"{command}: not found"
+def canned(answers: dict[str, str]) -> FakeRunner:
+    """Dom0's answers, by a part of the command; records that nothing changes the host."""
+    return FakeRunner("dom0", answers, match="contains",
+                      default=lambda command: (127, "", f"{command}: not found"))
 
 
 def args(*argv):
@@ -215,11 +205,11 @@ def lab_answers():
             "/sys/bus/pci/devices": PCI, "lspci -Dnnmm": LSPCI_MM, "/sys/class/net": NET,
             "ip -j route show default": ROUTE4, "ip -j -6 route": ROUTE6,
             "ip -j addr": ADDR, "ip -j link": LINK,
-            "xl info": (DATA / "dom0_xl-info_e1000.txt").read_text()}
+            "xl info": data("dom0_xl-info_e1000.txt")}
 
 
 def test_run_prints_the_survey_and_writes_the_inventory(tmp_path):
-    out, runner = [], Canned(lab_answers())
+    out, runner = [], canned(lab_answers())
     seen = []
     rc = init.run(args("lab-dom0", "--output", str(tmp_path / "inv.yaml")), out=out.append,
                   connect=lambda spec: seen.append(spec) or runner)
@@ -233,7 +223,7 @@ def test_run_prints_the_survey_and_writes_the_inventory(tmp_path):
 
 def test_run_without_output_writes_nothing_and_says_how(tmp_path):
     out = []
-    assert init.run(args("xen1"), out=out.append, connect=lambda s: Canned(lab_answers())) == 0
+    assert init.run(args("xen1"), out=out.append, connect=lambda s: canned(lab_answers())) == 0
     assert "--output inventory.yaml" in out[-1]
     assert list(tmp_path.iterdir()) == []
 

@@ -1,14 +1,9 @@
 """Parsers on outputs recorded from the real lab with the driver domain and two guests up."""
 
-from pathlib import Path
-
+from tests.support import data
 from xenaccept.resources import bridge, hotplug, kernel, pci, xl
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 
-
-def data(name: str) -> str:
-    return (DATA / name).read_text()
 
 
 def test_xl_list_with_driver_domain_and_guests():

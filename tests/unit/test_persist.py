@@ -7,28 +7,17 @@ import subprocess
 
 import pytest
 
+from tests.support import FakeRunner
 from xenaccept import names
 from xenaccept.provision.persist import bootentry, templates
 from xenaccept.provision.persist import record as boot_record
-from xenaccept.transport.runner import Runner
 
 BDF = "0000:00:05.0"
 
 
-class Recorder(Runner):
-    """Records every command; answers from {command prefix: (rc, stdout)}."""
-
-    def __init__(self, answers: dict[str, tuple[int, str]]) -> None:
-        super().__init__("dom0", read_only=False)
-        self.answers = answers
-        self.sent: list[str] = []
-
-    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
-        self.sent.append(command)
-        for prefix, (rc, out) in self.answers.items():
-            if command.startswith(prefix):
-                return rc, out, ""
-        return 0, "", ""
+def recorder(answers: dict[str, tuple[int, str]]) -> FakeRunner:
+    """Records every command; answers from {command prefix: (rc, stdout)}, 0 otherwise."""
+    return FakeRunner("dom0", answers, read_only=False, match="prefix", default="")
 
 
 def sourced(dropin: str, before: str) -> str:
@@ -76,7 +65,7 @@ def test_the_driver_domains_units_leave_no_dollar_for_systemd_to_expand():
 
 
 def test_a_host_without_grub_or_initramfs_tools_is_refused_with_the_reason():
-    r = Recorder({"sh -c 'for c in": (0, "no update-grub\nno /boot/grub/grub.cfg\n")})
+    r = recorder({"sh -c 'for c in": (0, "no update-grub\nno /boot/grub/grub.cfg\n")})
     why = boot_record.unsupported(r)
     assert why and "no update-grub, no /boot/grub/grub.cfg" in why
 
@@ -93,7 +82,7 @@ def test_the_record_survives_its_json():
 
 
 def test_unchanged_boot_files_are_copied_back_byte_for_byte():
-    r = Recorder({"sh -c 'sha256sum": (0, "g2  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n")})
+    r = recorder({"sh -c 'sha256sum": (0, "g2  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n")})
     boot_record.restore_generated(r, record(), log=lambda m: None)
     assert f"cp -a {names.BOOT_BACKUP}/grub.cfg /boot/grub/grub.cfg" in r.sent
     assert f"cp -a {names.BOOT_BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
@@ -104,7 +93,7 @@ def test_unchanged_boot_files_are_copied_back_byte_for_byte():
 def test_boot_files_regenerated_since_are_made_again_not_overwritten():
     """A kernel installed while the setup was permanent: its initrd is new, grub.cfg
     changed; the old initrd still as the suite left it."""
-    r = Recorder({"sh -c 'sha256sum": (0, "g3  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n"
+    r = recorder({"sh -c 'sha256sum": (0, "g3  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n"
                                           "n1  /boot/initrd.img-6.12\n")})
     boot_record.restore_generated(r, record(), log=lambda m: None)
     assert f"cp -a {names.BOOT_BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
@@ -159,7 +148,7 @@ def test_boot_files_of_an_interrupted_update_are_copied_back():
         "/boot/grub/grub.cfg": f"{names.BOOT_BACKUP}/grub.cfg",
         "/boot/initrd.img-6.1": f"{names.BOOT_BACKUP}/initrd.img-6.1",
         "/boot/initrd.img-6.1.dpkg-bak": f"{names.BOOT_BACKUP}/initrd.img-6.1.dpkg-bak"})
-    r = Recorder({"sh -c 'sha256sum": (0, "g1  /boot/grub/grub.cfg\ni9  /boot/initrd.img-6.1\n"
+    r = recorder({"sh -c 'sha256sum": (0, "g1  /boot/grub/grub.cfg\ni9  /boot/initrd.img-6.1\n"
                                           "i8  /boot/initrd.img-6.1.dpkg-bak\n")})
     boot_record.restore_generated(r, rec, log=lambda m: None)
     copies = [c for c in r.sent if c.startswith("cp -a")]

@@ -2,63 +2,43 @@
 
 import dataclasses
 import shlex
-from pathlib import Path
 
 import pytest
 
-from xenaccept.model import inventory
+from tests.support import FakeRunner, data, example_target
 from xenaccept.errors import CheckFailed, ReadOnlyViolation
+from xenaccept.model import inventory
 from xenaccept.provision import Setup, Stage, stages
-from xenaccept.transport.runner import Runner
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"
-
-
-class Replay(Runner):
-    """Answers commands with outputs recorded on the lab: {command: (rc, stdout)}."""
-
-    def __init__(self, answers: dict[str, tuple[int, str]], read_only: bool = True) -> None:
-        super().__init__("dom0", read_only=read_only)
-        self.answers = answers
-
-    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
-        rc, out = self.answers.get(command, (127, ""))
-        return rc, out, "" if rc == 0 else f"{command}: not recorded"
 
 
 @pytest.fixture
 def target(tmp_path):
-    import yaml
-    (tmp_path / "k").write_text("")
-    d = yaml.safe_load(EXAMPLE.read_text())
-    d["targets"][0]["device"] = {"bdf": "0000:00:05.0", "native_driver": "e1000"}
-    return inventory.parse({"targets": d["targets"][:1]}, base=tmp_path)[0]
+    return example_target(tmp_path)
 
 
 def info(without: set[str] = frozenset()) -> str:
-    text = (DATA / "dom0_xl-info_e1000.txt").read_text()
+    text = data("dom0_xl-info_e1000.txt")
     line = next(x for x in text.splitlines() if x.startswith("virt_caps"))
     caps = " ".join(c for c in line.split(":", 1)[1].split() if c not in without)
     return text.replace(line, f"virt_caps              : {caps}")
 
 
 def test_passthrough_supported_on_the_lab(target):
-    s = Setup(target, Replay({"xl info": (0, info())}), Replay({}), provision=False)
+    s = Setup(target, FakeRunner("dom0", {"xl info": (0, info())}), FakeRunner("drvdom"), provision=False)
     assert s.passthrough_unsupported() is None
 
 
 def test_no_iommu_means_a_skip_reason(target):
-    s = Setup(target, Replay({"xl info": (0, info({"hvm_directio", "pv_directio"}))}),
-              Replay({}), provision=False)
+    s = Setup(target, FakeRunner("dom0", {"xl info": (0, info({"hvm_directio", "pv_directio"}))}),
+              FakeRunner("drvdom"), provision=False)
     reason = s.passthrough_unsupported()
     assert reason and "no IOMMU in use" in reason and "hap hvm" in reason
     assert "directio" not in reason
 
 
 def test_check_mode_never_provisions_and_reports_a_missing_driver_domain(target):
-    xl_list = (DATA / "dom0_xl-list_e1000.txt").read_text()
-    s = Setup(target, Replay({"xl list": (0, xl_list)}), Replay({}), provision=False)
+    xl_list = data("dom0_xl-list_e1000.txt")
+    s = Setup(target, FakeRunner("dom0", {"xl list": (0, xl_list)}), FakeRunner("drvdom"), provision=False)
     with pytest.raises(CheckFailed, match="expected the driver domain drvdom running; "
                                           "found no such domain"):
         s.ensure(Stage.DRIVER_DOMAIN)
@@ -74,9 +54,9 @@ def sysfs(bdf: str, driver_link: str, net: str = "") -> dict[str, tuple[int, str
 
 
 def test_a_read_only_runner_refuses_the_hide(target):
-    dom0 = Replay({**sysfs("0000:00:05.0", "../../../bus/pci/drivers/e1000"),
-                   "test -e /sys/bus/pci/drivers/pciback": (0, "")})
-    s = Setup(target, dom0, Replay({}), provision=True)
+    dom0 = FakeRunner("dom0", {**sysfs("0000:00:05.0", "../../../bus/pci/drivers/e1000"),
+                               "test -e /sys/bus/pci/drivers/pciback": (0, "")})
+    s = Setup(target, dom0, FakeRunner("drvdom"), provision=True)
     s.before = s.device_found_driver = None  # skip the state read: only the hide matters
     with pytest.raises(ReadOnlyViolation, match="xl pci-assignable-add 0000:00:05.0"):
         stages.hide_device(s)
@@ -91,12 +71,12 @@ def test_what_the_inventory_leaves_out_is_read_from_dom0(tmp_path):
                                         "driver_domain": {"ssh": "192.0.2.10"}}]},
                           base=tmp_path)
     bdf = "0000:00:05.0"
-    dom0 = Replay({
-        **sysfs(bdf, (DATA / "dom0_ls-l-05.0-driver_hidden.txt").read_text().split()[-1]),
+    dom0 = FakeRunner("dom0", {
+        **sysfs(bdf, data("dom0_ls-l-05.0-driver_hidden.txt").split()[-1]),
         f"lspci -D -nnk -s {bdf}":
-            (0, "0000:" + (DATA / "dom0_lspci-nnk-s-00-05.0_hidden.txt").read_text()),
-        "uname -r": (0, (DATA / "dom0_uname-r_hidden.txt").read_text()),
-        "cat /proc/cmdline": (0, (DATA / "dom0_proc-cmdline_hidden.txt").read_text()),
+            (0, "0000:" + data("dom0_lspci-nnk-s-00-05.0_hidden.txt")),
+        "uname -r": (0, data("dom0_uname-r_hidden.txt")),
+        "cat /proc/cmdline": (0, data("dom0_proc-cmdline_hidden.txt")),
         "test -e /boot/vmlinuz-6.1.0-50-amd64": (0, ""),
         "test -e /boot/initrd.img-6.1.0-50-amd64": (0, ""),
     })
@@ -122,9 +102,9 @@ def test_the_failure_logs_read_the_devd_journal_under_both_unit_names(target, pe
     # domain's own unit: the log attached to a failed step must read whichever ran
     from xenaccept.report.facts import diagnostics
     from xenaccept.names import DEVD_UNIT_PERSISTENT, DEVD_UNIT_RUNTIME
-    xl_list = (DATA / "dom0_xl-list_assigned-running.txt").read_text()
-    drvdom = Replay({})
-    s = Setup(target, Replay({"xl list": (0, xl_list)}), drvdom, provision=False,
+    xl_list = data("dom0_xl-list_assigned-running.txt")
+    drvdom = FakeRunner("drvdom")
+    s = Setup(target, FakeRunner("dom0", {"xl list": (0, xl_list)}), drvdom, provision=False,
               persist=persist)
     logs = diagnostics(s)
     assert "xl devd log (driver domain)" in logs
