@@ -8,6 +8,7 @@ import yaml
 
 from tests.support import FakeRunner, data
 from xenaccept.cli import init
+from xenaccept.model import inventory
 from xenaccept.resources import pci
 from xenaccept.cli.main import main
 from xenaccept.errors import InventoryError
@@ -175,7 +176,7 @@ def test_choose_asks_among_several_and_refuses_when_it_cannot_ask():
     ("_x", "x"), ("10.0.0.5", "10.0.0.5"),
 ])
 def test_target_name_from_host(host, name):
-    assert init.target_name(host) == name
+    assert inventory.target_name(host) == name
 
 
 def test_minimal_inventory_alias_only_or_with_options():

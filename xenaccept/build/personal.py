@@ -48,12 +48,17 @@ class Personal:
     machine_id: str              # 32 hex digits (a set one: not a "first boot")
 
 
+def network(address: str | None, gateway: str | None) -> str:
+    """The ``[Network]`` lines of the passed-through NIC's systemd-networkd config (of the
+    bridge, once the setup is permanent): the static address or DHCP."""
+    if address:
+        return f"Address={address}\n" + (f"Gateway={gateway}\n" if gateway else "")
+    return "DHCP=ipv4\n"
+
+
 def personal_files(p: Personal) -> dict[str, tuple[int, str]]:
     """path (relative) -> (mode, text) written into the image."""
-    if p.address:
-        net = f"Address={p.address}\n" + (f"Gateway={p.gateway}\n" if p.gateway else "")
-    else:
-        net = "DHCP=ipv4\n"
+    net = network(p.address, p.gateway)
     files = {
         "etc/hostname": (0o644, p.hostname + "\n"),
         "etc/hosts": (0o644, f"127.0.0.1\tlocalhost\n127.0.1.1\t{p.hostname}\n"

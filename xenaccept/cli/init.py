@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import re
 import shlex
 import sys
 from collections.abc import Callable, Iterable
@@ -24,7 +23,7 @@ from typing import Any
 import yaml
 
 from xenaccept.errors import HarnessError, InventoryError
-from xenaccept.model import validate
+from xenaccept.model import inventory, validate
 from xenaccept.model.ssh import SSHSpec
 from xenaccept.resources import pci
 from xenaccept.resources.xl import Xl
@@ -251,15 +250,6 @@ def choose(s: Survey, device: str | None, ask: Callable[[str], str] | None) -> N
                 return n
 
 
-def target_name(host: str) -> str:
-    """A target name from what the user typed: ``root@xen-1.lab`` -> ``root-xen-1.lab``."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", host).lstrip("_.-")[:64] or "xen"
-    try:
-        return validate.domain_name(name, "name")
-    except InventoryError:
-        return f"xen-{name}"[:64]
-
-
 def inventory_yaml(name: str, spec: SSHSpec, bdf: str, driver_domain: dict[str, str] | None
                    = None) -> str:
     """The minimal inventory: the target's name, Dom0 (as typed, with the options given),
@@ -316,7 +306,7 @@ def run(a: argparse.Namespace, *, out: Callable[[str], None] = print,
     """``init``: prints the survey, writes the inventory when ``a.output`` is given; returns
     0, raises XenAcceptError (no NIC to offer, a refused ``--device``, SSH errors, ...)."""
     spec = spec_of(a)
-    name = validate.domain_name(a.name, "--name") if a.name else target_name(spec.host)
+    name = validate.domain_name(a.name, "--name") if a.name else inventory.target_name(spec.host)
     if a.output and Path(a.output).exists():
         raise InventoryError(f"--output: {a.output} exists; not overwriting it")
     runner = connect(spec) if connect else SSHRunner("dom0", spec, read_only=True)

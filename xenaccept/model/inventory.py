@@ -304,9 +304,15 @@ def _guests(d: Any, field: str, dd_name: str) -> Guests:
     )
 
 
-def _default_name(dom0: SSHSpec) -> str:
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", dom0.host).strip("-._") or "target"
-    return name[:64]
+def target_name(host: str) -> str:
+    """A target's name from its Dom0's host, when the inventory gives none (and what
+    ``init`` writes): ``root@xen-1.lab`` -> ``root-xen-1.lab``; one that would name Dom0
+    itself is prefixed: ``dom0`` -> ``xen-dom0``."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", host).lstrip("_.-")[:64] or "xen"
+    try:
+        return v.domain_name(name, "name")
+    except InventoryError:
+        return f"xen-{name}"[:64]
 
 
 def _target(raw: Any, field: str, base: Path) -> Target:
@@ -316,7 +322,7 @@ def _target(raw: Any, field: str, base: Path) -> Target:
                         base, dom0)
     lab = _get(d, "lab", field, {})
     return Target(
-        name=v.domain_name(_get(d, "name", field, _default_name(dom0)), f"{field}.name"),
+        name=v.domain_name(_get(d, "name", field, target_name(dom0.host)), f"{field}.name"),
         dom0=dom0,
         driver_domain=dd,
         device=_device(_get(d, "device", field), f"{field}.device"),

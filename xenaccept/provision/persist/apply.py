@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from xenaccept.build.personal import network
 from xenaccept.errors import HarnessError
 from xenaccept.model import validate
 from xenaccept.names import (AUTOSTART, BOOT_BACKUP, DEVD_UNIT_PERSISTENT, DOMAINS_UNIT,
@@ -31,11 +32,8 @@ def write_driver_domain(s: StageContext) -> None:
     xl = s.drvdom.hotplug.xl_path()
     if xl is None:
         raise HarnessError(f"no xl in {dd.name}")
-    if dd.address:
-        network = f"Address={dd.address}\n" + (f"Gateway={dd.gateway}\n" if dd.gateway else "")
-    else:
-        network = "DHCP=ipv4\n"
-    for path, text in driver_domain_files(t.bridge, nic, mac, native, network, xl).items():
+    lines = network(dd.address, dd.gateway)
+    for path, text in driver_domain_files(t.bridge, nic, mac, native, lines, xl).items():
         runner.write_file(path, text)
     runner.run("systemctl", "enable", "--quiet", DEVD_UNIT_PERSISTENT, READY_UNIT,
                mutates=True, check=True)
