@@ -39,3 +39,19 @@ DEVD_UNIT_PERSISTENT = "xenaccept-devd.service"
 DEVD_UNITS = (DEVD_UNIT_RUNTIME, DEVD_UNIT_PERSISTENT)
 READY_UNIT = "xenaccept-ready.service"     # tells Dom0 the bridge and xl devd are up
 READY_KEY = "data/xenaccept-ready"          # ... in the driver domain's own xenstore data/
+
+
+def bridge_unit(bridge: str) -> str:
+    """The transient unit that makes ``bridge`` in the driver domain (at run time)."""
+    return f"xenaccept-bridge-{bridge}"
+
+
+def unbridge_unit(bridge: str) -> str:
+    """The transient unit that takes ``bridge`` away again."""
+    return f"xenaccept-unbridge-{bridge}"
+
+
+def networkd_file(bridge: str, kind: str) -> str:
+    """The driver domain's systemd-networkd files of the permanent bridge: ``kind`` is
+    ``.netdev``, ``-port.network`` (the NIC) or ``.network`` (the bridge's addresses)."""
+    return f"/etc/systemd/network/10-xenaccept-{bridge}{kind}"

@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass
 
 from xenaccept.errors import HarnessError
+from xenaccept.names import bridge_unit, unbridge_unit
 from xenaccept.model import validate
 from xenaccept.transport.runner import Runner
 
@@ -183,7 +184,7 @@ class Bridge:
         """
         nic = validate.ifname(nic, "driver_domain.nic")
         script = _MOVE_SCRIPT.format(br=shlex.quote(self.name), nic=shlex.quote(nic))
-        self.runner.run("systemd-run", "--quiet", "--collect", f"--unit=xenaccept-bridge-{self.name}",
+        self.runner.run("systemd-run", "--quiet", "--collect", f"--unit={bridge_unit(self.name)}",
                         "sh", "-c", script, timeout=timeout, mutates=True, check=True)
 
     def remove(self, nic: str, timeout: float = 30.0) -> None:
@@ -191,7 +192,7 @@ class Bridge:
         nic = validate.ifname(nic, "driver_domain.nic")
         script = _UNDO_SCRIPT.format(br=shlex.quote(self.name), nic=shlex.quote(nic))
         self.runner.run("systemd-run", "--quiet", "--collect",
-                        f"--unit=xenaccept-unbridge-{self.name}", "sh", "-c", script,
+                        f"--unit={unbridge_unit(self.name)}", "sh", "-c", script,
                         timeout=timeout, mutates=True, check=True)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import shlex
 
-from xenaccept.names import AUTOSTART, DEVD_UNIT_PERSISTENT, MARKER, READY_KEY, READY_UNIT
+from xenaccept.names import (AUTOSTART, DEVD_UNIT_PERSISTENT, MARKER, READY_KEY, READY_UNIT,
+                             networkd_file)
 
 READY_DEADLINE = 600        # the autostart unit's wait for the driver domain
 
@@ -92,14 +93,14 @@ def driver_domain_files(bridge: str, nic: str, mac: str, native: str, network: s
     and the readiness flag Dom0's autostart waits for."""
     q = shlex.quote
     return {
-        f"/etc/systemd/network/10-xenaccept-{bridge}.netdev": (
+        networkd_file(bridge, ".netdev"): (
             f"{MARKER}: the bridge, with the NIC's MAC (DHCP leases and ARP caches hold)\n"
             f"[NetDev]\nName={bridge}\nKind=bridge\nMACAddress={mac}\n\n"
             "[Bridge]\nSTP=no\nForwardDelaySec=0\n"),
-        f"/etc/systemd/network/10-xenaccept-{bridge}-port.network": (
+        networkd_file(bridge, "-port.network"): (
             f"{MARKER}: the passed-through NIC, a port of {bridge}\n"
             f"[Match]\nDriver={native}\n\n[Network]\nBridge={bridge}\n"),
-        f"/etc/systemd/network/10-xenaccept-{bridge}.network": (
+        networkd_file(bridge, ".network"): (
             f"{MARKER}: the bridge's addresses\n[Match]\nName={bridge}\n\n[Network]\n"
             f"{network}LinkLocalAddressing=ipv6\n"),
         f"/etc/systemd/system/{DEVD_UNIT_PERSISTENT}": (
