@@ -120,3 +120,20 @@ def test_the_banner_probe_tells_a_listening_ssh_server_from_a_silent_port(tmp_pa
     assert not runner(server(b"")).banner(0.5)
     assert time.monotonic() - start < 1.0
     assert not runner(server(b"HTTP/1.1 400\r\n")).banner(1.0)
+
+
+def test_a_wait_makes_only_its_own_runners_patient_and_records_itself_where_told():
+    from xenaccept.transport import wait
+    polled, other = LocalRunner("polled", read_only=True), LocalRunner("other", read_only=True)
+    seen: list[tuple[int, int]] = []
+    history: list[wait.Waited] = []
+
+    def probe() -> bool:
+        seen.append((polled.patience, other.patience))
+        return len(seen) == 2
+    assert wait.until(probe, timeout=5, interval=0.01, what="twice", patient=(polled,),
+                      history=history)
+    assert seen == [(1, 0), (1, 0)] and (polled.patience, other.patience) == (0, 0)
+    [w] = history
+    assert w["what"] == "twice" and w["polls"] == 2
+    assert wait.until(lambda: True, timeout=1, what="no record") and len(history) == 1

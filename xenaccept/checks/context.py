@@ -6,10 +6,14 @@ with these members.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from xenaccept.model.inventory import Target
 from xenaccept.resources.host import Host
+
+
+T = TypeVar("T")
 
 
 class Context(Protocol):
@@ -34,4 +38,10 @@ class Context(Protocol):
 
     def boot_id(self) -> str:
         """Dom0's boot id now."""
+        ...
+
+    def until(self, probe: Callable[[], T | None], *, timeout: float, what: str,
+              interval: float = 0.25, last_seen: Callable[[], str] | None = None) -> T:
+        """Poll ``probe`` until it is true (:func:`xenaccept.transport.wait.until`), the
+        hosts patient meanwhile; the wait is recorded for the report."""
         ...

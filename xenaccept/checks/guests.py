@@ -79,7 +79,7 @@ def unplugged(setup: Context, guest: str, vif: str, timeout: float = 60.0) -> No
         return vif not in br.ports() and (dd is None or (domid, devid) not in
                                           setup.dom0.xl.backends(dd.domid))
     try:
-        wait.until(gone, timeout=timeout, what=f"{vif} of {guest} unplugged")
+        setup.until(gone, timeout=timeout, what=f"{vif} of {guest} unplugged")
     except wait.WaitTimeout:
         raise CheckFailed(f"{vif} of {guest} after xl network-detach",
                           f"gone from {br.name} and from xenstore within {timeout:g} s",
@@ -149,7 +149,7 @@ def mac_learned_within(setup: Context, guest: str, timeout: float) -> str:
             return None
 
     try:
-        return wait.until(probe, timeout=timeout, what=f"{guest}'s MAC learned by the bridge")
+        return setup.until(probe, timeout=timeout, what=f"{guest}'s MAC learned by the bridge")
     except wait.WaitTimeout:
         if last:
             e = last[0]

@@ -7,6 +7,7 @@ into :class:`~xenaccept.provision.setup.Setup`, which is one with the stages' dr
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from xenaccept.errors import HarnessError
 from xenaccept.model.inventory import Target
@@ -17,6 +18,9 @@ from xenaccept.resources.host import Host
 from xenaccept.transport import wait
 from xenaccept.transport.runner import Runner
 from xenaccept.transport.ssh import SSHRunner
+
+
+T = TypeVar("T")
 
 
 class StageContext:
@@ -35,6 +39,7 @@ class StageContext:
         self.record = Record(target.device.bdf)  # what --persist changed in Dom0
         self.log = log
         self.journal = Journal(log=log)
+        self.waits: list[wait.Waited] = []   # every wait of this run, for the report
         self.reached = 0               # highest Stage reached by this run
         self.failed: str | None = None  # the stage that failed, not tried again
         self.before: HostState | None = None
@@ -75,10 +80,18 @@ class StageContext:
         dom = self.dom0.xl.domain(guest)
         return f"vif{dom.domid}.{devid}" if dom else None
 
+    def until(self, probe: Callable[[], T | None], *, timeout: float, what: str,
+              interval: float = 0.25, last_seen: Callable[[], str] | None = None) -> T:
+        """:func:`wait.until`, the target's hosts patient meanwhile, recorded in
+        :attr:`waits`."""
+        return wait.until(probe, timeout=timeout, what=what, interval=interval,
+                          last_seen=last_seen, patient=(self.dom0.runner, self.drvdom.runner),
+                          history=self.waits)
+
     def destroy(self, domain: str) -> None:
         if self.dom0.xl.domain(domain) is not None:
             self.dom0.xl.destroy(domain)
-        wait.until(lambda: self.dom0.xl.domain(domain) is None, timeout=60,
+        self.until(lambda: self.dom0.xl.domain(domain) is None, timeout=60,
                    what=f"{domain} to be gone")
 
     def unless_started(self, undo: Callable[[], object]) -> None:
@@ -106,7 +119,7 @@ class StageContext:
         if not isinstance(runner, SSHRunner):
             return
         try:
-            took = runner.wait_reachable(timeout=dd.boot_timeout)
+            took = runner.wait_reachable(timeout=dd.boot_timeout, history=self.waits)
         except HarnessError as e:
             raise HarnessError(f"{e}\n{self.driver_domain_seen_from_dom0()}") from e
         self.log(f"{dd.name} answers over SSH {took:.0f} s after xl create")

@@ -47,7 +47,7 @@ def reboot_host(s: StageContext, why: str) -> tuple[str, str]:
             runner.close()
             raise
     try:
-        wait.until(back, timeout=REBOOT_TIMEOUT, interval=2,
+        s.until(back, timeout=REBOOT_TIMEOUT, interval=2,
                    what=f"Dom0 to come back after the reboot {why}")
     except wait.WaitTimeout as e:
         raise HarnessError(f"Dom0 did not come back within {REBOOT_TIMEOUT:.0f} s of its "
@@ -87,17 +87,17 @@ def reboot_into_persistent(s: StageContext) -> None:
     t = s.target
     dd = t.driver_domain.name
     start = time.monotonic()
-    wait.until(lambda: s.dom0.xl.domain(dd), timeout=300,
+    s.until(lambda: s.dom0.xl.domain(dd), timeout=300,
                what=f"{dd} started at boot by {DOMAINS_UNIT}")
     s.wait_driver_domain()
     backend_daemon(s)
     bridge(s)
-    wait.until(lambda: all(s.dom0.xl.domain(g) for g in t.guests.names),
+    s.until(lambda: all(s.dom0.xl.domain(g) for g in t.guests.names),
                timeout=GUESTS_AT_BOOT, what=f"the guests started at boot by {DOMAINS_UNIT}")
     br = s.drvdom.bridge(t.bridge)
     for name in t.guests.names:
         vif = s.vif_name(name) or "?"
-        until_forwarding(br, vif, timeout=180,
+        until_forwarding(s, br, vif, timeout=180,
                                 what=f"{vif} of {name} enslaved to {br.name}")
     s.log(f"the setup came back by itself {time.monotonic() - start:.0f} s after "
              "Dom0 answered")
@@ -130,7 +130,7 @@ def restart_driver_domain(s: StageContext) -> float:
         s.dom0.xl.network_attach(guest, mac=t.guests.mac(i), bridge=t.bridge, backend=dd)
     for guest in t.guests.names:
         port = s.vif_name(guest, s.dom0.xl.network_list(guest)[0].devid)
-        until_forwarding(br, port or "?", timeout=180,
+        until_forwarding(s, br, port or "?", timeout=180,
                                 what=f"{port} of {guest} back on {br.name}")
     return time.monotonic() - start
 

@@ -35,7 +35,7 @@ def plug_probe(s: StageContext, timeout: float = 90.0) -> tuple[str, int, str]:
         return be is not None and (be.state in (5, 6) or (
             be.state == 4 and "hotplug-status" in be.nodes))
     try:
-        wait.until(settled, timeout=timeout, what=f"the test vif of {guest} to settle")
+        s.until(settled, timeout=timeout, what=f"the test vif of {guest} to settle")
     except wait.WaitTimeout:
         pass  # the Then step reads and names the state it stayed in
     return guest, devid, f"vif{dom.domid}.{devid}"

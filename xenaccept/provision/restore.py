@@ -72,7 +72,7 @@ def restore(s: StageContext) -> list[str]:
         try:
             s.dom0.runner.close()
             if isinstance(s.dom0.runner, SSHRunner):
-                s.dom0.runner.wait_reachable(timeout=REBOOT_TIMEOUT)
+                s.dom0.runner.wait_reachable(timeout=REBOOT_TIMEOUT, history=s.waits)
         except HarnessError as e:
             return [f"Dom0 does not answer after the reboot: {e}\n"
                     f"{manual_undo(s.bdf)}"]

@@ -19,7 +19,6 @@ from xenaccept.provision.context import StageContext
 from xenaccept.provision.persist.apply import write_boot_hide
 from xenaccept.resources.bridge import Bridge
 from xenaccept.resources.xl import render_config
-from xenaccept.transport import wait
 from xenaccept.transport.ssh import SSHRunner
 
 
@@ -34,11 +33,12 @@ class Stage(enum.IntEnum):
     PERSISTED = 6   # --persist only: made permanent, and the host rebooted into it
 
 
-def until_forwarding(br: Bridge, port: str, *, timeout: float, what: str) -> None:
+def until_forwarding(s: StageContext, br: Bridge, port: str, *, timeout: float,
+                     what: str) -> None:
     """Wait for ``port`` to forward on ``br``, one `bridge -j link` a poll. Enslaved is not
     enough: a port forwards once its link is up (the bridge up; for a guest's vif, once
     its netfront has connected, about 10 s after enslavement on Linux 6.12)."""
-    wait.until(lambda: br.port_states().get(port) == "forwarding", timeout=timeout,
+    s.until(lambda: br.port_states().get(port) == "forwarding", timeout=timeout,
                what=f"{what} and forwarding", last_seen=lambda: f"ports {br.port_states()}")
 
 
@@ -134,7 +134,7 @@ def driver_domain(s: StageContext) -> None:
 def backend_daemon(s: StageContext) -> None:
     hp = s.drvdom.hotplug
     if s.persisted:  # the driver domain starts it by itself, from its own config
-        wait.until(hp.devd_pids, timeout=120, what="xl devd to run in the driver domain "
+        s.until(hp.devd_pids, timeout=120, what="xl devd to run in the driver domain "
                    f"({DEVD_UNIT_PERSISTENT}, its own boot config)")
         return
     if hp.devd_pids():
@@ -149,14 +149,14 @@ def backend_daemon(s: StageContext) -> None:
     s.journal.push(f"stop xl devd ({unit}) in {s.target.driver_domain.name}",
                    lambda: s.unless_started(lambda: s.drvdom.runner.run(
                        "systemctl", "stop", unit, mutates=True)), running_only=True)
-    wait.until(hp.devd_pids, timeout=30, what="xl devd to run in the driver domain")
+    s.until(hp.devd_pids, timeout=30, what="xl devd to run in the driver domain")
 
 
 def bridge(s: StageContext) -> None:
     br = s.drvdom.bridge(s.target.bridge)
     nic = s.target.driver_domain.nic
     if s.persisted:  # systemd-networkd in the driver domain makes it at boot
-        until_forwarding(br, nic, timeout=120, what=f"{nic} enslaved to {br.name} by the "
+        until_forwarding(s, br, nic, timeout=120, what=f"{nic} enslaved to {br.name} by the "
                          "driver domain's own systemd-networkd config")
         return
     if br.exists:
@@ -165,7 +165,7 @@ def bridge(s: StageContext) -> None:
     br.create_with(nic)
     s.journal.push(f"remove bridge {br.name} in {s.target.driver_domain.name}",
                    lambda: s.unless_started(lambda: br.remove(nic)), running_only=True)
-    until_forwarding(br, nic, timeout=60, what=f"{nic} enslaved to {br.name}")
+    until_forwarding(s, br, nic, timeout=60, what=f"{nic} enslaved to {br.name}")
 
 
 def guest_items(s: StageContext, index: int, name: str) -> dict[str, str | int | list[str]]:
@@ -195,5 +195,5 @@ def guests(s: StageContext) -> None:
     br = s.drvdom.bridge(t.bridge)
     for name in t.guests.names:
         vif = s.vif_name(name)
-        until_forwarding(br, vif or "?", timeout=180,
+        until_forwarding(s, br, vif or "?", timeout=180,
                          what=f"{vif} of {name} enslaved to {br.name}")

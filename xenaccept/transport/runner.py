@@ -14,9 +14,10 @@ facts it looked at. A runner that may change the host sends every read.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from xenaccept.errors import HarnessError, ReadOnlyViolation
@@ -79,6 +80,17 @@ class Runner:
         self.transcript = transcript if transcript is not None else Transcript()
         self.default_timeout = default_timeout
         self._answers: dict[str, Result] = {}   # once=True reads of a read-only runner
+        self.patience = 0   # > 0 while a wait polls through this runner (:meth:`patient`)
+
+    @contextlib.contextmanager
+    def patient(self) -> Iterator[None]:
+        """While a wait polls through this runner: its host may be down and come back, so a
+        transport retries what it would fail fast, and gives each attempt less time."""
+        self.patience += 1
+        try:
+            yield
+        finally:
+            self.patience -= 1
 
     def run(self, *argv: str, timeout: float | None = None, mutates: bool = False,
             check: bool = False, stdin: str | None = None, once: bool = False) -> Result:

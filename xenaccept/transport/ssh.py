@@ -58,7 +58,7 @@ class SSHRunner(Runner):
         if self._conn is not None and self._conn.is_connected:
             return self._conn
         self._close_chain()
-        if self._down is not None and not wait.waiting():
+        if self._down is not None and not self.patience:
             since, why = self._down
             if time.monotonic() - since < self.down_for:
                 raise HarnessError(f"{self.name} unreachable (tried {time.monotonic() - since:.0f}"
@@ -84,7 +84,7 @@ class SSHRunner(Runner):
         # the connection without a banner, and each second spent on a doomed attempt is a
         # second the wait may notice late
         def limit(hop: Hop) -> float:
-            return min(hop.connect_timeout, self.probe_timeout) if wait.waiting() \
+            return min(hop.connect_timeout, self.probe_timeout) if self.patience \
                 else hop.connect_timeout
         self._chain = hopchain.open_chain(self.name, self.hops, limit)
         return self._chain[-1]
@@ -106,7 +106,8 @@ class SSHRunner(Runner):
             raise HarnessError(f"{self.where()}: no banner probe through a jump host")
         return hopchain.banner(self.hops[0].hostname, self.hops[0].port, timeout)
 
-    def wait_reachable(self, timeout: float, interval: float = 0.25) -> float:
+    def wait_reachable(self, timeout: float, interval: float = 0.25,
+                       history: list[wait.Waited] | None = None) -> float:
         """Poll until a trivial command answers; returns the seconds it took. Each poll of a
         direct connection first waits at most 2 s for the server's banner, and logs in only
         once there is one."""
@@ -125,7 +126,7 @@ class SSHRunner(Runner):
                 raise
 
         wait.until(answers, timeout=timeout, interval=interval,
-                   what=f"{self.where()} to answer over SSH")
+                   what=f"{self.where()} to answer over SSH", patient=(self,), history=history)
         return time.monotonic() - start
 
     def _execute(self, command: str, timeout: float, stdin: str | None) -> tuple[int, str, str]:

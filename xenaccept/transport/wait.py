@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from xenaccept.errors import HarnessError, HostKeyError
+from xenaccept.transport.runner import Runner
 
 T = TypeVar("T")
 
-# Every wait of this process: what, how long, how many polls, and the most the condition
-# can have been true before the wait noticed it (from the start of the last poll that
-# failed to the end of the one that succeeded), and how long that successful poll took
+# A wait as recorded in a ``history``: what, how long, how many polls, and the most the
+# condition can have been true before the wait noticed it (from the start of the last poll
+# that failed to the end of the one that succeeded), and how long that successful poll took
 # (part of the bound: on a slow host, the observation itself). Read by the benchmark.
-HISTORY: list[dict[str, float | int | str]] = []
-_DEPTH = [0]
-
-
-def waiting() -> bool:
-    """True inside :func:`until` (transports then retry what they would fail fast)."""
-    return _DEPTH[0] > 0
+Waited = dict[str, float | int | str]
 
 
 class WaitTimeout(HarnessError):
@@ -28,22 +24,24 @@ class WaitTimeout(HarnessError):
 
 
 def until(probe: Callable[[], T | None], *, timeout: float, what: str,
-          interval: float = 0.25, last_seen: Callable[[], str] | None = None) -> T:
+          interval: float = 0.25, last_seen: Callable[[], str] | None = None,
+          patient: Iterable[Runner] = (), history: list[Waited] | None = None) -> T:
     """Call ``probe`` until it returns a truthy value and return it.
 
     ``probe`` may raise :class:`HarnessError` while the condition is not reachable yet (a
     host rebooting); the last such error is reported if the deadline passes. Raises
-    :class:`WaitTimeout` naming ``what`` and what was last seen.
+    :class:`WaitTimeout` naming ``what`` and what was last seen. The runners the probe
+    goes through are ``patient`` meanwhile (:meth:`Runner.patient`); the wait is appended
+    to ``history`` when it succeeds.
     """
-    _DEPTH[0] += 1
-    try:
-        return _until(probe, timeout, what, interval, last_seen)
-    finally:
-        _DEPTH[0] -= 1
+    with contextlib.ExitStack() as stack:
+        for runner in patient:
+            stack.enter_context(runner.patient())
+        return _until(probe, timeout, what, interval, last_seen, history)
 
 
 def _until(probe: Callable[[], T | None], timeout: float, what: str, interval: float,
-           last_seen: Callable[[], str] | None) -> T:
+           last_seen: Callable[[], str] | None, history: list[Waited] | None) -> T:
     start = time.monotonic()
     deadline = start + timeout
     last_error: Exception | None = None
@@ -56,10 +54,11 @@ def _until(probe: Callable[[], T | None], timeout: float, what: str, interval: f
             value = probe()
             if value:
                 now = time.monotonic()
-                HISTORY.append({"what": what, "took": round(now - start, 3), "polls": polls,
-                                "notice_bound": round(now - last_failed, 3)
-                                if last_failed is not None else 0.0,
-                                "last_probe": round(now - poll_start, 3)})
+                if history is not None:
+                    history.append({"what": what, "took": round(now - start, 3),
+                                    "polls": polls, "notice_bound": round(now - last_failed, 3)
+                                    if last_failed is not None else 0.0,
+                                    "last_probe": round(now - poll_start, 3)})
                 return value
         except (WaitTimeout, HostKeyError):
             raise  # waiting will not change a refused key
