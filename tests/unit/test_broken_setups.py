@@ -6,20 +6,20 @@ import os
 import pytest
 
 from tests.support import FakeRunner, data
-from xenaccept.resources import bridge, hotplug, kernel, pci, xl
+from xenaccept.resources import bridge, hotplug, kernel, pci, xenstore, xl
 from xenaccept.transport.runner import LocalRunner
 
 
 
 
 def test_vif_backends_read_from_dom0_with_their_state_and_hotplug_status():
-    backends = xl.parse_backends(data("dom0_xenstore-ls-f-backend-vif_assigned-running.txt"))
+    backends = xenstore.parse_backends(data("dom0_xenstore-ls-f-backend-vif_assigned-running.txt"))
     assert sorted(backends) == [(2, 0), (3, 0)]
     be = backends[(2, 0)]
     assert be.state == 4 and be.nodes["hotplug-status"] == "connected"
     assert be.nodes["frontend"] == "/local/domain/2/device/vif/0"
-    assert xl.xenbus_state(be.state) == "4 (Connected)" and xl.xenbus_state(None) == "absent"
-    [(key, pcib)] = xl.parse_backends(
+    assert xenstore.xenbus_state(be.state) == "4 (Connected)" and xenstore.xenbus_state(None) == "absent"
+    [(key, pcib)] = xenstore.parse_backends(
         data("dom0_xenstore-ls-f-backend-pci_assigned-running.txt")).items()
     assert key == (1, 0) and pcib.state == 4  # Dom0's PCI backend of domain 1, Connected
 

@@ -1,7 +1,7 @@
 """Parsers on outputs recorded from the real lab with the driver domain and two guests up."""
 
 from tests.support import data
-from xenaccept.resources import bridge, hotplug, kernel, pci, xl
+from xenaccept.resources import bridge, hotplug, kernel, pci, process, xl
 
 
 
@@ -69,17 +69,17 @@ def test_exact_membership_is_not_a_substring_match():
 
 def test_xl_devd_process_found_by_argv_not_by_grep():
     # the recording holds the grep that looked for it, too: only the daemon counts
-    procs = hotplug.parse_ps(data("drvdom_ps-xl-devd.txt"), with_stat=False)
+    procs = process.parse_ps(data("drvdom_ps-xl-devd.txt"), with_stat=False)
     assert hotplug.devd_pids(procs) == [404]
 
 
 def test_ps_with_states_is_read_by_the_same_parser():
     # the suite's own read (pid, stat, args): the stopped daemon with its state, and the
     # shell that stopped it (its argv names xl, but is not xl) not counted
-    procs = hotplug.parse_ps(data("drvdom_ps-pid-stat-args_devd-stopped.txt"))
+    procs = process.parse_ps(data("drvdom_ps-pid-stat-args_devd-stopped.txt"))
     assert hotplug.devd_pids(procs) == [230]
     assert {p.pid: p.stat for p in procs}[230] == "Tsl"
-    assert hotplug.Process(1, "Ss", ["/sbin/init"]) in procs
+    assert process.Process(1, "Ss", ["/sbin/init"]) in procs
 
 
 def test_vif_bridge_sources_its_helpers():

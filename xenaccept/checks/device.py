@@ -6,7 +6,7 @@ from xenaccept.checks.context import Context
 from xenaccept.errors import CheckFailed
 from xenaccept.resources import pci
 from xenaccept.resources.kernel import hidden_bdfs
-from xenaccept.resources.xl import assignable_node
+from xenaccept.resources.xenstore import assignable_node
 
 
 def hidden_how(setup: Context) -> str:

@@ -7,7 +7,8 @@ from xenaccept.checks.context import Context
 from xenaccept.errors import CheckFailed
 from xenaccept.model import validate
 from xenaccept.resources import pci
-from xenaccept.resources.xl import CONNECTED, boot_files, parse_config, xenbus_state
+from xenaccept.resources.xenstore import CONNECTED, xenbus_state
+from xenaccept.resources.xl import boot_files, parse_config
 
 
 def driver_domain_config(setup: Context) -> dict[str, object]:

@@ -7,7 +7,8 @@ from xenaccept.build.guest_payload import guest_link_local
 from xenaccept.checks.context import Context
 from xenaccept.errors import CheckFailed
 from xenaccept.resources.bridge import Bridge
-from xenaccept.resources.xl import CONNECTED, Backend, state_words, xenbus_state
+from xenaccept.resources.xenstore import CONNECTED, Backend, xenbus_state
+from xenaccept.resources.xl import state_words
 from xenaccept.transport import wait
 
 FRESH = 5               # seconds: a guest's MAC counts as learned when a frame refreshed it

@@ -8,7 +8,7 @@ from xenaccept.checks.device import bound_to_pciback
 from xenaccept.errors import CheckFailed
 from xenaccept.names import DEVD_UNIT_PERSISTENT, DOMAINS_UNIT, READY_KEY, READY_UNIT
 from xenaccept.resources.kernel import hidden_bdfs
-from xenaccept.resources.xl import assignable_node
+from xenaccept.resources.xenstore import assignable_node
 
 
 def persistent_setup_present(setup: Context) -> bool:

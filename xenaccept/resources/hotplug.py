@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from dataclasses import dataclass
 
+from xenaccept.resources.process import PS_ARGV, Process, parse_ps
 from xenaccept.transport.runner import Runner
 
 SCRIPTS_DIR = "/etc/xen/scripts"
@@ -23,38 +23,6 @@ class ScriptState:
     path: str
     present: bool
     executable: bool
-
-
-def _argv(args: str) -> list[str]:
-    try:
-        return shlex.split(args)
-    except ValueError:
-        return args.split()
-
-
-@dataclass(frozen=True)
-class Process:
-    pid: int
-    stat: str           # ps's STAT: T stopped, Z zombie, D blocked, S sleeping, ...
-    argv: list[str]
-
-
-PS_ARGV = ("ps", "-eo", "pid=,stat=,args=")
-
-
-def parse_ps(text: str, *, with_stat: bool = True) -> list[Process]:
-    """``ps -eo pid=,stat=,args=`` (``with_stat=False``: ``ps -eo pid=,args=``, its stat
-    then empty) -> processes."""
-    procs = []
-    for line in text.splitlines():
-        if with_stat:
-            pid, stat, args = (line.split(None, 2) + ["", ""])[:3]
-        else:
-            pid, _, args = line.strip().partition(" ")
-            stat = ""
-        if pid.isdigit():
-            procs.append(Process(int(pid), stat, _argv(args)))
-    return procs
 
 
 def is_devd(argv: list[str]) -> bool:
