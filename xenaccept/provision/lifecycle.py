@@ -48,7 +48,7 @@ def reboot_host(s: StageContext, why: str) -> tuple[str, str]:
             raise
     try:
         s.until(back, timeout=REBOOT_TIMEOUT, interval=2,
-                   what=f"Dom0 to come back after the reboot {why}")
+                what=f"Dom0 to come back after the reboot {why}")
     except wait.WaitTimeout as e:
         raise HarnessError(f"Dom0 did not come back within {REBOOT_TIMEOUT:.0f} s of its "
                            f"reboot {why}: {e}\n{manual_undo(s.bdf)}") from e
@@ -66,7 +66,7 @@ def stop_domains(s: StageContext) -> None:
     dd = t.driver_domain.name
     if s.dom0.xl.domain(dd) is not None:
         s.dom0.runner.run("timeout", "120", "xl", "shutdown", "-w", dd, mutates=True,
-                             timeout=150)
+                          timeout=150)
         s.destroy(dd)
 
 
@@ -88,19 +88,19 @@ def reboot_into_persistent(s: StageContext) -> None:
     dd = t.driver_domain.name
     start = time.monotonic()
     s.until(lambda: s.dom0.xl.domain(dd), timeout=300,
-               what=f"{dd} started at boot by {DOMAINS_UNIT}")
+            what=f"{dd} started at boot by {DOMAINS_UNIT}")
     s.wait_driver_domain()
     backend_daemon(s)
     bridge(s)
     s.until(lambda: all(s.dom0.xl.domain(g) for g in t.guests.names),
-               timeout=GUESTS_AT_BOOT, what=f"the guests started at boot by {DOMAINS_UNIT}")
+            timeout=GUESTS_AT_BOOT, what=f"the guests started at boot by {DOMAINS_UNIT}")
     br = s.drvdom.bridge(t.bridge)
     for name in t.guests.names:
         vif = s.vif_name(name) or "?"
         until_forwarding(s, br, vif, timeout=180,
-                                what=f"{vif} of {name} enslaved to {br.name}")
+                         what=f"{vif} of {name} enslaved to {br.name}")
     s.log(f"the setup came back by itself {time.monotonic() - start:.0f} s after "
-             "Dom0 answered")
+          "Dom0 answered")
 
 
 def restart_driver_domain(s: StageContext) -> float:
@@ -131,7 +131,7 @@ def restart_driver_domain(s: StageContext) -> float:
     for guest in t.guests.names:
         port = s.vif_name(guest, s.dom0.xl.network_list(guest)[0].devid)
         until_forwarding(s, br, port or "?", timeout=180,
-                                what=f"{port} of {guest} back on {br.name}")
+                         what=f"{port} of {guest} back on {br.name}")
     return time.monotonic() - start
 
 

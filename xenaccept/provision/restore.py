@@ -38,7 +38,7 @@ def adopt_kept(s: StageContext) -> list[str]:
         if record is None and not hidden_at_boot and \
                 s.dom0.xl.assignable_record(s.bdf) is not None:
             s.journal.push(f"give {s.bdf} back to its driver",
-                              lambda: s.dom0.xl.assignable_remove(s.bdf))
+                           lambda: s.dom0.xl.assignable_remove(s.bdf))
     for name in ours:  # the driver domain first, so it is undone last
         path = t.config_path(name)
         s.journal.push(f"remove {path}", _remover(s, path))
@@ -47,9 +47,9 @@ def adopt_kept(s: StageContext) -> list[str]:
     if record is not None:  # made permanent (--persist --keep): undone first, then a reboot
         runner = s.dom0.runner
         s.journal.push("put back the boot files update-grub and update-initramfs made",
-                          lambda: restore_generated(runner, record, s.log))
+                       lambda: restore_generated(runner, record, s.log))
         s.journal.push(f"remove {', '.join(record.files)}",
-                          lambda: remove_files(runner, record))
+                       lambda: remove_files(runner, record))
         s.rebooted = True
     s.before = None  # the state before the kept run is not known
     return [u.what for u in s.journal.entries]

@@ -39,7 +39,7 @@ def until_forwarding(s: StageContext, br: Bridge, port: str, *, timeout: float,
     enough: a port forwards once its link is up (the bridge up; for a guest's vif, once
     its netfront has connected, about 10 s after enslavement on Linux 6.12)."""
     s.until(lambda: br.port_states().get(port) == "forwarding", timeout=timeout,
-               what=f"{what} and forwarding", last_seen=lambda: f"ports {br.port_states()}")
+            what=f"{what} and forwarding", last_seen=lambda: f"ports {br.port_states()}")
 
 
 def hide_device(s: StageContext) -> None:
@@ -135,7 +135,7 @@ def backend_daemon(s: StageContext) -> None:
     hp = s.drvdom.hotplug
     if s.persisted:  # the driver domain starts it by itself, from its own config
         s.until(hp.devd_pids, timeout=120, what="xl devd to run in the driver domain "
-                   f"({DEVD_UNIT_PERSISTENT}, its own boot config)")
+                f"({DEVD_UNIT_PERSISTENT}, its own boot config)")
         return
     if hp.devd_pids():
         s.log("xl devd already runs in the driver domain: left as found")
