@@ -4,7 +4,7 @@
 - :mod:`.model`: the inventory (YAML -> dataclasses, validated), the run's keys;
 - :mod:`.transport`: runners (local, SSH over hops with host keys verified), the lock, waits;
 - :mod:`.resources`: what a host can tell and do (PCI, xl, bridges, kernel, hotplug);
-- :mod:`.build`: images made in Dom0 (the driver domain's disk, the guests' payload);
+- :mod:`.images`: images made in Dom0 (the driver domain's disk, the guests' payload);
 - :mod:`.checks`: the checkpoints, read-only;
 - :mod:`.provision`: the stages of the setup, their undo journal, the restore;
 - :mod:`.report`: host facts, failure logs, the comparison with a baseline;

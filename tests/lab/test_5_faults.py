@@ -12,7 +12,7 @@ import pytest
 from xenaccept.model import state
 from xenaccept.transport import wait
 from xenaccept.resources.bridge import Bridge
-from xenaccept.build.guest_payload import guest_link_local
+from xenaccept.images.guest_payload import guest_link_local
 from xenaccept.transport.ssh import SSHRunner
 
 from .conftest import ROOT, run_suite

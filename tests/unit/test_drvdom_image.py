@@ -9,9 +9,9 @@ import tarfile
 import pytest
 
 from tests.support import FakeRunner, data
-from xenaccept.build import drvdom_image as img
-from xenaccept.build import packages, personal
-from xenaccept.build import guest_payload
+from xenaccept.images import drvdom_image as img
+from xenaccept.images import packages, personal
+from xenaccept.images import guest_payload
 from xenaccept.errors import HarnessError
 
 

@@ -3,7 +3,7 @@ reaching the bridge, their answers coming back; Dom0 fine while the driver domai
 
 from __future__ import annotations
 
-from xenaccept.build.guest_payload import guest_link_local
+from xenaccept.images.guest_payload import guest_link_local
 from xenaccept.checks.context import Context
 from xenaccept.errors import CheckFailed
 from xenaccept.resources.bridge import Bridge

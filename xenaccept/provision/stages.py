@@ -10,8 +10,8 @@ from __future__ import annotations
 import enum
 import secrets
 
-from xenaccept.build import guest_payload
-from xenaccept.build.drvdom_image import DriverDomainImage, Personal
+from xenaccept.images import guest_payload
+from xenaccept.images.drvdom_image import DriverDomainImage, Personal
 from xenaccept.errors import CheckFailed, HarnessError
 from xenaccept.model import state
 from xenaccept.names import DEVD_UNIT_PERSISTENT, DEVD_UNIT_RUNTIME, GUEST_PAYLOAD_DIR, MARKER, PCIBACK_LOADED

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from xenaccept.build.personal import network
+from xenaccept.images.personal import network
 from xenaccept.errors import HarnessError
 from xenaccept.model import validate
 from xenaccept.names import (AUTOSTART, BOOT_BACKUP, DEVD_UNIT_PERSISTENT, DOMAINS_UNIT,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from xenaccept.build import initramfs
+from xenaccept.images import initramfs
 from xenaccept.errors import HarnessError
 from xenaccept.names import GUEST_PAYLOAD_DIR
 from xenaccept.transport.runner import Runner

@@ -9,7 +9,7 @@ import io
 import tarfile
 from dataclasses import dataclass
 
-from xenaccept.build.packages import XEN_MODULES
+from xenaccept.images.packages import XEN_MODULES
 from xenaccept.names import MARKER
 
 def accounts(passwd: str, group: str) -> dict[str, str]:

@@ -25,9 +25,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xenaccept.build.packages import (ETC_EXTRA, MODULES, QUERY, ROOTS, XEN_MODULES, XEN_UTILS,
+from xenaccept.images.packages import (ETC_EXTRA, MODULES, QUERY, ROOTS, XEN_MODULES, XEN_UTILS,
                                       closure, keep, parse_packages)
-from xenaccept.build.personal import Personal, accounts, personal_tar
+from xenaccept.images.personal import Personal, accounts, personal_tar
 from xenaccept.errors import HarnessError
 from xenaccept.names import WORK
 from xenaccept.transport.runner import Runner
@@ -184,7 +184,7 @@ class DriverDomainImage:
 
     def boot_initramfs(self, release: str) -> str:
         """The domain's initramfs (BOOT_INIT), next to its image; returns its path."""
-        from xenaccept.build import initramfs
+        from xenaccept.images import initramfs
         path = f"{self.dir}/initrd.img"
         kb = initramfs.build(self.dom0, release, path, BOOT_INIT, BOOT_TOOLS, BOOT_MODULES,
                              what="the driver domain's initramfs")
