@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from xenaccept.model import inventory
-from xenaccept.model.inventory import Target
+from xenaccept.model.target import Target
 from xenaccept.transport.ssh import SSHRunner
 
 ROOT = Path(__file__).resolve().parents[2]

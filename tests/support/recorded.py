@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from xenaccept.model import inventory
-from xenaccept.model.inventory import Target
+from xenaccept.model.target import Target
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from xenaccept.model.inventory import Target
+from xenaccept.model.target import Target
 from xenaccept.resources.host import Host
 
 

@@ -2,7 +2,7 @@
 
 A target needs two things: Dom0 (an ssh_config ``Host`` alias is enough) and the device's
 BDF. Everything else has a default or is read from the host when the run starts (the
-device's native driver, Dom0's kernel and initrd: see :mod:`xenaccept.hostdefaults`).
+device's native driver, Dom0's kernel and initrd: see :mod:`xenaccept.resources.hostdefaults`).
 Every field is validated before any SSH: a malformed value raises :class:`InventoryError`
 naming the field (``targets[0].device.bdf: '00:05.0; reboot' is not a PCI address``), and
 an unknown field is refused with the nearest known name (``targets[0].brigde: unknown
@@ -16,7 +16,6 @@ import difflib
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,74 +24,7 @@ import yaml
 from xenaccept.errors import InventoryError
 from xenaccept.model import validate as v
 from xenaccept.model.ssh import SSHSpec
-
-DEFAULT_DRVDOM_EXTRA = "root=/dev/xvda rw console=hvc0 net.ifnames=0"
-
-
-@dataclass(frozen=True)
-class DriverDomain:
-    name: str
-    ssh: SSHSpec | None       # None: the suite's own driver domain, reached through Dom0
-    memory: int
-    vcpus: int
-    disk: str | None          # None: the suite builds the driver domain's disk in Dom0
-    kernel: str | None        # None: Dom0's own (read from the host)
-    ramdisk: str | None
-    extra: str
-    nic: str
-    boot_timeout: int = 420   # seconds from `xl create` to its SSH answering
-    address: str | None = None   # static IPv4 "a.b.c.d/len" of a built domain; None: DHCP
-    gateway: str | None = None
-    authorized_keys: tuple[str, ...] = ()   # public keys authorized in a built domain
-
-    @property
-    def built(self) -> bool:
-        """The suite builds this driver domain (no disk of the operator's)."""
-        return self.disk is None
-
-
-@dataclass(frozen=True)
-class Device:
-    bdf: str
-    native_driver: str | None   # None: read from the host (sysfs) before anything changes
-
-
-@dataclass(frozen=True)
-class Guests:
-    names: tuple[str, ...]
-    memory: int
-    kernel: str | None          # None: Dom0's own
-    ramdisk: str | None         # None: the suite's guest payload, built in Dom0
-    extra: str | None           # None: what the payload needs
-    mac_prefix: str
-
-    def mac(self, index: int) -> str:
-        """MAC of guest ``index`` (0-based): ``mac_prefix`` plus the index as last octet."""
-        return f"{self.mac_prefix}:{index + 1:02x}"
-
-    @property
-    def built(self) -> bool:
-        """The guests boot the suite's payload (no ramdisk of the operator's)."""
-        return self.ramdisk is None
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    dom0: SSHSpec
-    driver_domain: DriverDomain
-    device: Device
-    bridge: str
-    guests: Guests
-    config_dir: str = "/etc/xen"
-    extras: dict[str, Any] = field(default_factory=dict, compare=False)  # e.g. `lab:`
-
-    def config_path(self, domain: str) -> str:
-        return f"{self.config_dir}/{domain}.cfg"
-
-    def __repr__(self) -> str:  # what reports show as the parameter: the name, no paths
-        return f"Target({self.name!r})"
-
+from xenaccept.model.target import DEFAULT_DRVDOM_EXTRA, Device, DriverDomain, Guests, Target
 
 # -- the schema: every known field, for the unknown-field check ------------------------
 SSH_FIELDS = {"host", "port", "user", "key_file", "known_hosts", "ssh_config"}

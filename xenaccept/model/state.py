@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from xenaccept.model.inventory import Target
+from xenaccept.model.target import Target
 from xenaccept.model.ssh import SSHSpec
 
 

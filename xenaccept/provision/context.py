@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from xenaccept.errors import HarnessError
-from xenaccept.model.inventory import Target
+from xenaccept.model.target import Target
 from xenaccept.names import PERSIST_FILES, WORK
 from xenaccept.provision.journal import HostState, Journal
 from xenaccept.provision.persist.record import Record, hashes

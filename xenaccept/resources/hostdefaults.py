@@ -8,7 +8,7 @@ import dataclasses
 
 from xenaccept.errors import HarnessError
 from xenaccept.model import validate
-from xenaccept.model.inventory import Target
+from xenaccept.model.target import Target
 from xenaccept.resources.host import Host
 from xenaccept.resources.kernel import parse_cmdline
 
