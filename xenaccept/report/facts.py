@@ -6,6 +6,7 @@ from __future__ import annotations
 from xenaccept.errors import HarnessError
 from xenaccept.names import DEVD_UNITS
 from xenaccept.provision import Setup
+from xenaccept.transport.runner import Runner
 
 KERNEL_OPTIONS = ("XEN_PCIDEV_BACKEND", "XEN_NETDEV_BACKEND", "XEN_NETDEV_FRONTEND",
                   "XEN_PCIDEV_FRONTEND", "INTEL_IOMMU")
@@ -51,7 +52,7 @@ def diagnostics(setup: Setup) -> dict[str, str]:
     d0, dd = setup.dom0.runner, setup.drvdom.runner
     name = setup.target.driver_domain.name
 
-    def grab(label: str, runner, *argv: str) -> None:  # type: ignore[no-untyped-def]
+    def grab(label: str, runner: Runner, *argv: str) -> None:
         try:
             r = runner.run(*argv, timeout=30)
             logs[label] = r.stdout + (f"\n[stderr]\n{r.stderr}" if r.stderr.strip() else "")
@@ -62,7 +63,7 @@ def diagnostics(setup: Setup) -> dict[str, str]:
     grab("xl list", d0, "xl", "list")
     grab(f"xl log of {name} (Dom0)", d0, "tail", "-n", "80", f"/var/log/xen/xl-{name}.log")
     grab("Dom0 kernel log (tail)", d0, "sh", "-c", "dmesg | tail -n 60")
-    reachable = getattr(dd, "reachable", True)
+    reachable = dd.reachable
     running = setup.dom0.xl.domain(name) is not None
     if running and not reachable:  # what it printed, read once a run (xl console: 4 s)
         logs[f"console of {name} (tail)"] = setup.driver_domain_seen_from_dom0()

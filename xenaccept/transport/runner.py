@@ -82,6 +82,11 @@ class Runner:
         self._answers: dict[str, Result] = {}   # once=True reads of a read-only runner
         self.patience = 0   # > 0 while a wait polls through this runner (:meth:`patient`)
 
+    @property
+    def reachable(self) -> bool:
+        """False while the host is known not to answer (a transport that can tell)."""
+        return True
+
     @contextlib.contextmanager
     def patient(self) -> Iterator[None]:
         """While a wait polls through this runner: its host may be down and come back, so a
