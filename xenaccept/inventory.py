@@ -86,6 +86,10 @@ class Target:
     guests: Guests
     config_dir: str = "/etc/xen"
     extras: dict[str, Any] = field(default_factory=dict, compare=False)  # e.g. `lab:`
+    # a file on this machine where Dom0's serial console is logged (conserver, a BMC's
+    # serial-over-LAN log, the lab's QEMU): a reboot that goes silent there is reported as
+    # a stuck boot in seconds, with where the console stopped
+    console_log: str | None = None
 
     def config_path(self, domain: str) -> str:
         return f"{self.config_dir}/{domain}.cfg"
@@ -99,7 +103,7 @@ SSH_FIELDS = {"host", "port", "user", "key_file", "known_hosts", "ssh_config"}
 SCHEMA: dict[str, set[str]] = {
     "inventory": {"targets"},
     "target": {"name", "dom0", "device", "driver_domain", "bridge", "guests", "config_dir",
-               "lab"},
+               "console_log", "lab"},
     "device": {"bdf", "native_driver"},
     "driver_domain": {"name", "ssh", "memory", "vcpus", "disk", "kernel", "ramdisk", "extra",
                       "nic", "boot_timeout", "address", "gateway", "authorized_keys"},
@@ -324,6 +328,8 @@ def _target(raw: Any, field: str, base: Path) -> Target:
         guests=_guests(_get(d, "guests", field, None), f"{field}.guests", dd.name),
         config_dir=v.abs_path(_get(d, "config_dir", field, "/etc/xen"), f"{field}.config_dir"),
         extras={"lab": lab} if lab else {},
+        console_log=None if d.get("console_log") is None else _file(
+            d["console_log"], f"{field}.console_log", base),
     )
 
 

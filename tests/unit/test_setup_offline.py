@@ -114,3 +114,55 @@ def test_what_the_inventory_leaves_out_is_read_from_dom0(tmp_path):
     assert hostdefaults.resolve(own, Host(dom0)).driver_domain.ramdisk == \
         "/boot/initrd.img-6.1.0-50-amd64"
     assert not dom0.transcript.mutating()
+
+
+class Rebooting(Replay):
+    """Dom0 that answers until it is told to reboot, then never again (its boot hangs)."""
+
+    def __init__(self) -> None:
+        super().__init__({"cat /proc/sys/kernel/random/boot_id": (0, "b-1\n"),
+                          "systemctl reboot": (0, "")}, read_only=False)
+        self.down = False
+
+    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
+        from xenaccept.errors import HarnessError
+        if self.down:
+            raise HarnessError("dom0: connection refused")
+        self.down = command == "systemctl reboot"
+        return super()._execute(command, timeout, stdin)
+
+
+def test_a_reboot_whose_console_goes_silent_is_a_stuck_boot_named_in_seconds(target, tmp_path):
+    """With the console log the inventory names, a reboot that hangs is reported once the
+    console has been silent for the chosen time, with the stage it stopped in and its last
+    lines, not after the 600 s deadline."""
+    import time
+    from xenaccept.errors import HarnessError
+    log = tmp_path / "console.log"
+    boot = (DATA / "lab_serial-log_cold-boot.txt").read_text(errors="replace")
+    log.write_text(boot[: boot.index("sched_clock: Marking stable") + 80])
+    t = dataclasses.replace(target, console_log=str(log))
+    s = Setup(t, Rebooting(), Replay({}), provision=True, log=lambda m: None)
+    s.console_silence_s = 1.0
+    start = time.monotonic()
+    with pytest.raises(HarnessError) as e:
+        s.reboot_host("into the permanent setup")
+    took = time.monotonic() - start
+    msg = str(e.value)
+    print(msg)
+    assert took < 5, took
+    assert "Dom0's boot after the reboot into the permanent setup is stuck" in msg
+    import re
+    silent = re.search(rf"its console \({re.escape(str(log))}\) printed nothing for (\d+) s", msg)
+    assert silent and 1 <= int(silent.group(1)) <= 3, msg
+    assert "stopped in Dom0's kernel, 6.7 s into its boot" in msg
+    assert "  | [    6.735097] sched_clock: Marking stable" in msg  # the console's last lines
+    assert "LAB FAULT" not in msg  # not a lab target: an operator's console log
+
+
+def test_the_inventory_names_a_console_log_that_exists(target, tmp_path):
+    import yaml
+    d = yaml.safe_load(EXAMPLE.read_text())
+    d["targets"][0]["console_log"] = str(tmp_path / "nope.log")
+    with pytest.raises(Exception, match=r"console_log: .*does not exist"):
+        inventory.parse({"targets": d["targets"][:1]}, base=tmp_path)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from .. import wait
+from .. import console, wait
 from ..drvdom_image import WORK
 from ..errors import CheckFailed, HarnessError
 from ..host import Host
@@ -23,6 +24,10 @@ from .persist import Record
 from .stages import MARKER, Stage
 
 REBOOT_TIMEOUT = 600.0     # Dom0 back over SSH after a reboot (TCG: 44-46 s measured)
+
+
+class StuckBoot(wait.WaitTimeout):
+    """Dom0's console went silent during a reboot and Dom0 does not answer."""
 GUESTS_AT_BOOT = persist.READY_DEADLINE + 120.0
 
 
@@ -38,6 +43,7 @@ class Setup:
         self.persist = persist          # --persist: made permanent and the host rebooted
         self.persisted = False          # the driver domain brings up its bridge, xl devd
         self.rebooted = False           # Dom0 rebooted into the permanent setup by this run
+        self.console_silence_s = console.SILENCE_S  # a stuck reboot (target.console_log)
         self.boot_ids: tuple[str, str] | None = None  # Dom0's boot before and after that
         self.record = Record(target.device.bdf)  # what --persist changed in Dom0
         self.log = log
@@ -206,12 +212,16 @@ class Setup:
         self.drvdom.runner.close()
         said = [start]
         new = [old]
+        log = self.target.console_log
+        silence = console.Silence(Path(log)) if log else None
 
         def back() -> bool:
             now = time.monotonic()
             if now - said[0] >= 30:
                 self.log(f"waiting for Dom0 to come back ({now - start:.0f} s)")
                 said[0] = now
+            if silence is not None and silence.seconds() >= self.console_silence_s:
+                raise StuckBoot(self._stuck(silence, why, now - start))
             try:
                 new[0] = self.boot_id()
                 return new[0] != old
@@ -221,12 +231,23 @@ class Setup:
         try:
             wait.until(back, timeout=REBOOT_TIMEOUT, interval=2,
                        what=f"Dom0 to come back after the reboot {why}")
+        except StuckBoot as e:
+            raise HarnessError(f"{e}\n{persist.manual_undo(self.bdf)}") from e
         except wait.WaitTimeout as e:
             raise HarnessError(f"Dom0 did not come back within {REBOOT_TIMEOUT:.0f} s of its "
                                f"reboot {why}: {e}\n{persist.manual_undo(self.bdf)}") from e
         took = time.monotonic() - start
         self.log(f"Dom0 back {took:.0f} s after the reboot")
         return old, new[0]
+
+    def _stuck(self, silence: console.Silence, why: str, after: float) -> str:
+        stage, last = silence.where()
+        lines = "\n".join(f"  | {ln}" for ln in last) or "  | (nothing)"
+        fault = "LAB FAULT [stuck boot] " if "lab" in self.target.extras else ""
+        return (f"{fault}Dom0's boot after the reboot {why} is stuck: its console "
+                f"({silence.path}) printed nothing for {silence.seconds():.0f} s and Dom0 "
+                f"does not answer ({after:.0f} s after the reboot). The console stopped in "
+                f"{stage}; its last lines:\n{lines}")
 
     def stop_domains(self) -> None:
         """The guests destroyed, then the driver domain shut down (destroyed if it does not
