@@ -105,7 +105,9 @@ GRUB_CORE_MODULES = ["ext2", "part_msdos", "biosdisk"]
 GRUB_PREFIX = "(,msdos1)/boot/grub"
 INSTALL_SCRIPT = r'''
 cp -p /etc/initramfs-tools/modules /tmp/xenlab-modules
-for m in $MODULES; do echo "$m"; done >> /etc/initramfs-tools/modules
+# (a name this kernel does not have, e.g. a newer flavour's, is left out: modprobe decides)
+for m in $MODULES; do if modinfo -k "$KVER" "$m" >/dev/null 2>&1; then echo "$m"; fi; done \
+    >> /etc/initramfs-tools/modules
 printf "MODULES=list\nFSTYPE=ext4\n" > /etc/initramfs-tools/conf.d/xenlab-build
 update-initramfs -u -k "$KVER"
 mv /tmp/xenlab-modules /etc/initramfs-tools/modules
