@@ -1,6 +1,7 @@
 """Xen driver-domain knowledge, free of pytest, in layers that import downwards only:
 
-- :mod:`.errors`, :mod:`.names`: the error kinds, every name the suite owns on a host;
+- :mod:`.errors`, :mod:`.names`, :mod:`.console`: the error kinds, every name the suite owns
+  on a host, what a boot's serial console says (pure, also read by the lab);
 - :mod:`.model`: the inventory (YAML -> dataclasses, validated), the run's keys;
 - :mod:`.transport`: runners (local, SSH over hops with host keys verified), the lock, waits;
 - :mod:`.resources`: what a host can tell and do (PCI, xl, bridges, kernel, hotplug);

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import build, flavours, inventory, qemu, remote
+from . import build, console, flavours, inventory, qemu, remote
 from .common import Clock, LabError, fmt_secs, lab_name, run_dir, wait_until
 from .instance import (alive_probe, answers, ctx, load_state, save_state, serial_faults,
                        serial_tail, ssh, state_flavour, suite_state_dir)
@@ -48,43 +48,37 @@ def up(from_name: str | None, cold: bool, flavour: str = flavours.DEFAULT) -> in
             snap = "fresh"
             clock.log("using the valid snapshot 'fresh' (use --cold to force a cold boot)")
     meta = load_snapmeta(ov).get(snap, {}) if snap else {}
-    if not snap:
-        # a cold boot starts from the freshly installed disk
-        qemu.qemu_img("snapshot", "-a", "base", str(ov / "dom0.qcow2"))
-
     ports = qemu.ports_for(load_state())
     hk = manifest["host_keys"]
     remote.write_known_hosts(c["kh"], [(ports["dom0"], hk["dom0"])])
-    serial = rund / "serial.log"
-    if serial.exists():
-        serial.replace(rund / "serial.prev.log")
-    (rund / "mon.sock").unlink(missing_ok=True)
-    cmd = qemu.command(ov / "dom0.qcow2", rund, ports, loadvm=snap)
-    (rund / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
     boot = f"snapshot:{snap}" if snap else "cold"
-    clock.log(f"starting QEMU (flavour {flavour}, Dom0 kernel {manifest['kernel_version']}, "
-              f"{boot}, GRUB from the disk), Dom0 SSH on 127.0.0.1:"
-              f"{ports['dom0']}, driver domain SSH on 127.0.0.1:{ports['drvdom']}")
-    qemu.run(cmd, timeout=300, capture=True)
-    pid = qemu.read_pid(rund)
-    if not pid:
-        raise LabError("QEMU did not start (no live pid in the pidfile)")
-    st = {"pid": pid, "ports": ports, "started": time.time(), "boot": boot,
-          "hash": c["hash"], "images": str(images), "overlays": str(ov),
-          "sig": qemu.machine_sig(), "name": lab_name(),
-          "flavour": flavour}
-    save_state(st)
-
-    t_start = time.monotonic()
-    try:
-        wait_until("Dom0 SSH and `xl info`",
-                   alive_probe(pid, lambda: answers(st, "dom0", "xl info >/dev/null")),
-                   deadline_s=RESTORE_DEADLINE if snap else COLD_DEADLINE, interval=3)
-    except LabError as e:
-        print(f"xenlab: {e}\n--- tail of {serial} ---\n{serial_tail()}", file=sys.stderr)
-        for f in serial_faults():
-            print(f, file=sys.stderr)
-        return 1
+    st: dict = {}
+    for attempt in (1, 2):
+        if not snap:
+            # a cold boot starts from the freshly installed disk (again, after a stuck one)
+            qemu.qemu_img("snapshot", "-a", "base", str(ov / "dom0.qcow2"))
+        st = _start(ov, ports, snap, boot, c, images, flavour, manifest, clock)
+        what = f"{boot} boot of lab {lab_name()!r}" + (" (retried)" if attempt > 1 else "")
+        try:
+            watched_wait(what, rund, st["pid"], lambda: answers(st, "dom0", "xl info >/dev/null"),
+                         deadline_s=RESTORE_DEADLINE if snap else COLD_DEADLINE,
+                         wait_for="Dom0 SSH and `xl info`", clock=clock)
+            break
+        except StuckBoot as e:
+            record_stuck(e.stuck)
+            if attempt == 1:
+                clock.log("retrying the boot once (a stuck boot is a lab fault, not the host's)")
+                continue
+            print("xenlab: the boot was stuck twice: giving up", file=sys.stderr)
+            return 1
+        except LabError as e:
+            print(f"xenlab: {e}\n--- tail of {rund / 'serial.log'} ---\n{serial_tail()}",
+                  file=sys.stderr)
+            for f in serial_faults():
+                print(f, file=sys.stderr)
+            return 1
+    t_start = st["t_start"]
+    st.pop("t_start")
     st["dom0_ssh_seconds"] = round(time.monotonic() - t_start, 1)
     clock.log(f"Dom0 answers over SSH, `xl info` works: {st['dom0_ssh_seconds']}s after "
               f"QEMU start")
@@ -96,15 +90,92 @@ def up(from_name: str | None, cold: bool, flavour: str = flavours.DEFAULT) -> in
         save_snapshot("fresh", st, clock)
     save_state(st)
     inv = rund / "inventory.yaml"
-    inv.write_text(inventory.render(lab_name(), ports, c["key"], c["kh"], boot, flavour))
+    inv.write_text(inventory.render(lab_name(), ports, c["key"], c["kh"], boot, flavour,
+                                    rund / "serial.log"))
     clock.log(f"inventory: {inv}")
     found = serial_faults()
     for f in found:
         print(f)
-    rss = qemu.peak_rss_mb(pid)
+    rss = qemu.peak_rss_mb(st["pid"])
     clock.log(f"lab up ({flavour}, {boot}) in {fmt_secs(clock.elapsed())}; QEMU peak RSS "
               f"so far {rss} MB; lab faults: {len(found)}")
     return 0
+
+
+def _start(ov: Path, ports: dict, snap: str | None, boot: str, c: dict, images: Path,
+           flavour: str, manifest: dict, clock: Clock) -> dict:
+    """QEMU started on the instance's overlay (the console of an earlier boot kept as
+    serial.prev.log); the instance's state saved."""
+    rund = run_dir()
+    serial = rund / "serial.log"
+    if serial.exists():
+        serial.replace(rund / "serial.prev.log")
+    (rund / "mon.sock").unlink(missing_ok=True)
+    cmd = qemu.command(ov / "dom0.qcow2", rund, ports, loadvm=snap)
+    (rund / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
+    clock.log(f"starting QEMU (flavour {flavour}, Dom0 kernel {manifest['kernel_version']}, "
+              f"{boot}, GRUB from the disk), Dom0 SSH on 127.0.0.1:"
+              f"{ports['dom0']}, driver domain SSH on 127.0.0.1:{ports['drvdom']}")
+    t_start = time.monotonic()
+    qemu.run(cmd, timeout=300, capture=True)
+    pid = qemu.read_pid(rund)
+    if not pid:
+        raise LabError("QEMU did not start (no live pid in the pidfile)")
+    st = {"pid": pid, "ports": ports, "started": time.time(), "boot": boot,
+          "hash": c["hash"], "images": str(images), "overlays": str(ov),
+          "sig": qemu.machine_sig(), "name": lab_name(),
+          "flavour": flavour}
+    save_state(st)
+    return st | {"t_start": t_start}
+
+
+def record_stuck(stuck: console.Stuck) -> None:
+    """A stuck boot is a lab fault: said now, and kept for `lab/xenlab faults` (which the
+    lab tests run at their end) in run/<name>/stuck-boots.log."""
+    report = stuck.report()
+    print(report, file=sys.stderr, flush=True)
+    with open(run_dir() / "stuck-boots.log", "a") as f:
+        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {report}\n")
+
+
+class StuckBoot(LabError):
+    def __init__(self, stuck: console.Stuck) -> None:
+        super().__init__(stuck.report())
+        self.stuck = stuck
+
+
+def watched_wait(what: str, rund: Path, pid: int, answered, *, deadline_s: float,
+                 wait_for: str, clock: Clock, interval: float = 2) -> None:
+    """Wait for ``answered()`` while a BootWatch watches the console: a console silent for
+    console.SILENCE_S while Dom0 does not answer stops QEMU (its console kept as
+    serial.stuck-<n>.log) and raises StuckBoot, in seconds rather than at the deadline."""
+    serial = rund / "serial.log"
+
+    def diagnose() -> str:
+        return console.vcpu_report(qemu.monitor_cmd(rund, "info status", timeout=10),
+                                   qemu.monitor_cmd(rund, "info registers -a", timeout=10))
+
+    watch = console.BootWatch(what, serial, diagnose, lambda: qemu.stop(rund)).start()
+
+    def probe():
+        if watch.stuck is not None:
+            raise LabError("stuck")
+        return alive_probe(pid, answered)()
+    try:
+        wait_until(wait_for, probe, deadline_s=deadline_s, interval=interval)
+    except LabError:
+        if watch.stuck is None:
+            raise
+    finally:
+        watch.done()
+    if watch.stuck is not None:
+        n = 1 + len(list(rund.glob("serial.stuck-*.log")))
+        kept = rund / f"serial.stuck-{n}.log"
+        serial.replace(kept)
+        watch.stuck.serial = kept
+        raise StuckBoot(watch.stuck)
+    clock.log(f"{wait_for}: the console's longest silence was "
+              f"{watch.longest_silence_s:.1f} s (stuck at {console.SILENCE_S:.0f} s)")
 
 
 def post_restore(st: dict, meta: dict, clock: Clock) -> int:

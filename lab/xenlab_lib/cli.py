@@ -7,7 +7,7 @@ import shutil
 import sys
 
 from . import boot, build, flavours, lab, snapshots
-from .common import LabError, run, run_dir
+from .common import Clock, LabError, cache_dir, run, run_dir
 
 HOST_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "e2fsprogs",
                  "openssh-client", "ca-certificates"]
@@ -21,11 +21,17 @@ def prepare() -> int:
     if not missing:
         print("xenlab: host tools present: " + ", ".join(HOST_TOOLS))
         return 0
-    print(f"xenlab: missing {missing}; installing {HOST_PACKAGES}")
+    clock = Clock()
+    log = cache_dir() / "logs" / "prepare.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    clock.log(f"missing {missing}: apt-get install {' '.join(HOST_PACKAGES)} (its output: "
+              f"{log})")
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "update"], timeout=600, env=env)
+    run(["apt-get", "update"], timeout=600, env=env, log=log)
     run(["apt-get", "install", "-y", "--no-install-recommends", *HOST_PACKAGES],
-        timeout=1800, env=env)
+        timeout=1800, env=env, log=log)
+    clock.log("host tools installed")
     return 0
 
 

@@ -51,17 +51,31 @@ def fmt_secs(s: float) -> str:
 
 def run(cmd: Sequence[str], *, timeout: float, check: bool = True, capture: bool = False,
         input: str | bytes | None = None, env: dict | None = None,
-        cwd: str | Path | None = None) -> subprocess.CompletedProcess:
-    """subprocess.run with a mandatory timeout; raises LabError on failure if check."""
+        cwd: str | Path | None = None, log: Path | None = None) -> subprocess.CompletedProcess:
+    """subprocess.run with a mandatory timeout; raises LabError on failure if check. With
+    ``log`` (and no capture) the command's output is appended to that file, not shown."""
     text = not isinstance(input, bytes)
+    out = None
+    if capture:
+        out = subprocess.PIPE
+    elif log is not None:
+        out = open(log, "a")
+        out.write(f"\n$ {' '.join(map(str, cmd))}\n")
+        out.flush()
     try:
         cp = subprocess.run(list(cmd), timeout=timeout, input=input, text=text, env=env, cwd=cwd,
-                            stdout=subprocess.PIPE if capture else None,
-                            stderr=subprocess.PIPE if capture else None)
+                            stdout=out, stderr=out)
     except subprocess.TimeoutExpired as e:
-        raise LabError(f"timed out after {timeout:.0f}s: {' '.join(map(str, cmd))}") from e
+        raise LabError(f"timed out after {timeout:.0f}s: {' '.join(map(str, cmd))}"
+                       + (f" (its output: {log})" if log else "")) from e
+    finally:
+        if out not in (None, subprocess.PIPE):
+            out.close()
     if check and cp.returncode != 0:
         err = (cp.stderr or "")[-2000:] if capture else ""
+        if log is not None and not capture:
+            err = f"(its output: {log}; the last lines:)\n" + "\n".join(
+                log.read_text(errors="replace").splitlines()[-25:])
         raise LabError(f"exit {cp.returncode}: {' '.join(map(str, cmd))}\n{err}")
     return cp
 

@@ -19,7 +19,7 @@ def q(s: str) -> str:
 
 
 def render(name: str, ports: dict, key: Path, known_hosts: Path, boot: str,
-           flavour: str) -> str:
+           flavour: str, console_log: Path) -> str:
     return f"""# written by lab/xenlab up at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}
 targets:
   - name: {q('xenlab-' + name)}
@@ -29,6 +29,7 @@ targets:
       key_file: {q(key)}
       known_hosts: {q(known_hosts)}
     device: {q(BDF)}
+    console_log: {q(console_log)}
     driver_domain:
       ssh: {{host: {q('127.0.0.1')}, port: {ports['drvdom']}}}
     lab:

@@ -45,7 +45,8 @@ def status(flavour: str | None = None) -> int:
     ov = overlay_dir(h)
     meta = load_snapmeta(ov)
     print(f"snapshots: {', '.join(sorted(meta)) or 'none'}")
-    print(f"lab faults in the serial log: {len(serial_faults())}")
+    print(f"lab faults in the serial log: {len(serial_faults())}; stuck boots: "
+          f"{len(stuck_boots())}")
     return 0
 
 
@@ -59,8 +60,18 @@ def ssh_cmd(which: str, argv: list[str], timeout: float) -> int:
     return r.returncode
 
 
+def stuck_boots() -> list[str]:
+    """The stuck boots `up` met (and retried) since the instance's run dir was made."""
+    try:
+        text = (run_dir() / "stuck-boots.log").read_text(errors="replace")
+    except OSError:
+        return []
+    return [ln for ln in text.splitlines() if "LAB FAULT [stuck boot]" in ln]
+
+
 def faults_cmd() -> int:
-    found = serial_faults()
+    found: list = stuck_boots()
+    found += serial_faults()
     st = load_state()
     if st and qemu.read_pid(run_dir()):
         for src, cmd in (("dom0 dmesg", "dmesg"), ("xl dmesg", "xl dmesg"),

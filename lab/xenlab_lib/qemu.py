@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from .common import LabError, run, wait_until
-from . import recipe
 from .recipe import DOM0_MGMT_MAC
 
 BDF = "0000:00:05.0"
@@ -19,8 +18,6 @@ NIC_MAC = "52:54:00:5a:00:05"      # e1000 at 05.0, the device handed to the dri
 MEM_MB = 4096
 TB_SIZE_MB = 256
 CPU = "max,smap=off,pku=off,avx=off,avx2=off,fma=off,f16c=off,vaes=off,vpclmulqdq=off"
-
-INSTALL_DOM0_CMDLINE = f"root=/dev/vda1 rw {recipe.DOM0_CMDLINE}"
 
 
 def machine_args() -> list[str]:
@@ -38,17 +35,9 @@ def machine_sig() -> str:
     return hashlib.sha256(json.dumps(machine_args()).encode()).hexdigest()[:16]
 
 
-def kernel_args(xen: Path, vmlinuz: Path, initrd: Path) -> list[str]:
-    """The installer's first boot only (GRUB is not on the disk yet): Xen and Dom0 from
-    files, with the command lines GRUB will give them."""
-    dom0 = f"{vmlinuz} {INSTALL_DOM0_CMDLINE}".replace(",", ",,")
-    return ["-kernel", str(xen), "-append", recipe.XEN_CMDLINE, "-initrd", f"{dom0},{initrd}"]
-
-
-def command(disk: Path, rund: Path, ports: dict, loadvm: str | None = None,
-            disk_format: str = "qcow2", extra: list[str] | None = None) -> list[str]:
+def command(disk: Path, rund: Path, ports: dict, loadvm: str | None = None) -> list[str]:
     args = ["qemu-system-x86_64", "-name", f"xenlab-{rund.name}"] + machine_args()
-    args += ["-drive", f"file={disk},if=none,id=d0,format={disk_format},cache=unsafe",
+    args += ["-drive", f"file={disk},if=none,id=d0,format=qcow2,cache=unsafe",
              "-device", "virtio-blk-pci,drive=d0,addr=06.0,bootindex=1"]
     args += [
         "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{ports['dom0']}-:22",
@@ -59,7 +48,6 @@ def command(disk: Path, rund: Path, ports: dict, loadvm: str | None = None,
         "-nodefaults", "-monitor", f"unix:{rund / 'mon.sock'},server,nowait",
         "-pidfile", str(rund / "qemu.pid"), "-daemonize",
     ]
-    args += extra or []
     if loadvm:
         args += ["-loadvm", loadvm]
     return args

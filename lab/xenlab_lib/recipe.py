@@ -16,6 +16,7 @@ MIRROR = "http://deb.debian.org/debian"
 DISK_MB = 4096          # the whole disk: an MBR, then one ext4 partition from 1 MiB
 PART_OFFSET = 1 << 20
 ROOT_LABEL = "dom0-root"
+DISK_SIGNATURE = 0x62616C78   # the MBR's disk signature ("xlab"); msdos PARTUUIDs: <sig>-01
 
 # debootstrap --variant=minbase --include=...
 PACKAGES = [
@@ -61,9 +62,9 @@ mkdir -p -m 700 /root/.ssh
 apt-get update
 echo 'grub-pc grub-pc/install_devices multiselect' | debconf-set-selections
 apt-get install -y --no-install-recommends grub-pc
-# a targeted initramfs (the installer's "targeted" choice, MODULES=dep; made in the first
-# boot, where the machine's own devices can be seen): with the generic one (MODULES=most,
-# about 750 modules) update-initramfs took over 10 min in Dom0 under TCG, 1.5 min with it
+# a targeted initramfs (the installer's "targeted" choice, MODULES=dep; the first one is
+# made by INSTALL_SCRIPT): with the generic one (MODULES=most, about 750 modules)
+# update-initramfs took over 10 min in Dom0 under TCG, 1.5 min with it
 sed -i 's/^MODULES=most/MODULES=dep/' /etc/initramfs-tools/initramfs.conf
 
 # --- quiet, deterministic hosts: no periodic jobs in the background
@@ -73,6 +74,81 @@ done
 echo 'root:*' | chpasswd -e
 apt-get clean
 rm -rf /var/lib/apt/lists/*
+'''
+
+# The installer's last steps, done in the chroot without booting (build.py then writes
+# GRUB's boot and core images onto the disk, as grub-bios-setup does):
+# - the targeted initramfs, from INITRAMFS_MODULES: what MODULES=dep picked for this
+#   machine when the initramfs was made in a first boot (there, update-initramfs took
+#   1.5 min under TCG). The list goes in for this one run; initramfs.conf keeps
+#   MODULES=dep, so an operator's update-initramfs in Dom0 works it out from the running
+#   machine, as before;
+# - /boot/grub as grub-install fills it (modules, core.img, grubenv; the MBR and the gap
+#   after it are build.py's) and grub.cfg written by Debian's own update-grub.
+#   grub-mkconfig asks grub-probe about the disk, which the chroot does not have: for this
+#   one run a grub-probe answers what the real one answers in Dom0 (the partition's UUID,
+#   ext2 on msdos partition 1, /dev/vda1; no BIOS drive hint for a virtio disk), a
+#   /dev/disk/by-uuid link says the UUID is there (else update-grub writes root=/dev/vda1),
+#   and grub-mkrelpath gives paths as they are (/ is the partition's root). Debian's
+#   binaries are put back at once;
+#   tests/lab/test_1_lab.py runs the real update-grub in Dom0 and finds the same grub.cfg.
+# Run with ROOT_UUID, KVER, MODULES, GRUB_MODULES, GRUB_PREFIX, ROOT_LABEL and PARTUUID in
+# the environment (build.py).
+INITRAMFS_MODULES = [  # the 28 of the first boot's MODULES=dep (lsinitramfs), 2026-12-03
+    "crc-t10dif", "crc16", "crc32c-intel", "crc32c_generic", "crc64-rocksoft", "crc64",
+    "crct10dif-pclmul", "crct10dif_common", "crct10dif_generic", "dm-mod", "evdev", "ext4",
+    "fan", "jbd2", "mbcache", "psmouse", "scsi_common", "scsi_mod", "sd_mod", "serio_raw",
+    "t10-pi", "virtio", "virtio_blk", "virtio_mmio", "virtio_pci", "virtio_pci_legacy_dev",
+    "virtio_pci_modern_dev", "virtio_ring",
+]
+GRUB_CORE_MODULES = ["ext2", "part_msdos", "biosdisk"]
+GRUB_PREFIX = "(,msdos1)/boot/grub"
+INSTALL_SCRIPT = r'''
+cp -p /etc/initramfs-tools/modules /tmp/xenlab-modules
+# (a name this kernel does not have, e.g. a newer flavour's, is left out: modprobe decides)
+for m in $MODULES; do if modinfo -k "$KVER" "$m" >/dev/null 2>&1; then echo "$m"; fi; done \
+    >> /etc/initramfs-tools/modules
+printf "MODULES=list\nFSTYPE=ext4\n" > /etc/initramfs-tools/conf.d/xenlab-build
+update-initramfs -u -k "$KVER"
+mv /tmp/xenlab-modules /etc/initramfs-tools/modules
+rm /etc/initramfs-tools/conf.d/xenlab-build
+
+mkdir -p /boot/grub/i386-pc /boot/grub/fonts /boot/grub/locale
+for f in /usr/share/locale/*/LC_MESSAGES/grub.mo; do
+    l=${f#/usr/share/locale/}; cp "$f" "/boot/grub/locale/${l%%/*}.mo"
+done
+cp /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst /usr/lib/grub/i386-pc/*.o \
+   /usr/lib/grub/i386-pc/modinfo.sh /usr/lib/grub/i386-pc/boot.img /boot/grub/i386-pc/
+cp /usr/share/grub/unicode.pf2 /boot/grub/fonts/
+grub-editenv /boot/grub/grubenv create
+grub-mkimage -O i386-pc -C auto -p "$GRUB_PREFIX" -o /boot/grub/i386-pc/core.img $GRUB_MODULES
+echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | debconf-set-selections
+
+mv /usr/sbin/grub-probe /usr/sbin/grub-probe.xenlab
+mv /usr/bin/grub-mkrelpath /usr/bin/grub-mkrelpath.xenlab
+cat > /usr/sbin/grub-probe <<EOF
+#!/bin/sh
+t=; for a; do case "\$a" in --target=*) t=\${a#--target=};; esac; done
+case "\$t" in
+  device) echo /dev/vda1;;
+  fs) echo ext2;;
+  fs_uuid) echo $ROOT_UUID;;
+  fs_label) echo $ROOT_LABEL;;
+  partuuid) echo $PARTUUID;;
+  partmap) echo msdos;;
+  abstraction|cryptodisk_uuid|compatibility_hint|hints_string) ;;
+  drive) echo '(hd0,msdos1)';;
+  *) echo "grub-probe (xenlab build): no answer for \$*" >&2; exit 1;;
+esac
+EOF
+printf '#!/bin/sh\necho "$1"\n' > /usr/bin/grub-mkrelpath
+chmod 755 /usr/sbin/grub-probe /usr/bin/grub-mkrelpath
+mkdir -p /dev/disk/by-uuid
+ln -s /dev/null "/dev/disk/by-uuid/$ROOT_UUID"
+update-grub
+rm -r /dev/disk
+mv /usr/sbin/grub-probe.xenlab /usr/sbin/grub-probe
+mv /usr/bin/grub-mkrelpath.xenlab /usr/bin/grub-mkrelpath
 '''
 
 # What the LAN would serve for an in-place kernel upgrade: bookworm-backports' kernel and

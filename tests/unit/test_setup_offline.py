@@ -5,7 +5,7 @@ import shlex
 
 import pytest
 
-from tests.support import FakeRunner, data, example_target
+from tests.support import DATA, EXAMPLE, FakeRunner, data, example_target
 from xenaccept.errors import CheckFailed, ReadOnlyViolation
 from xenaccept.model import inventory
 from xenaccept.provision import Setup, Stage, stages
@@ -111,3 +111,55 @@ def test_the_failure_logs_read_the_devd_journal_under_both_unit_names(target, pe
     [devd] = [e.command for e in drvdom.transcript.entries if "journalctl" in e.command]
     assert f"-u {DEVD_UNIT_RUNTIME} " in devd and f"-u {DEVD_UNIT_PERSISTENT} " in devd
     assert "tail -n 80 /var/log/xen/xldevd.log" in devd
+
+
+class Rebooting(FakeRunner):
+    """Dom0 that answers until it is told to reboot, then never again (its boot hangs)."""
+
+    def __init__(self) -> None:
+        super().__init__("dom0", {"cat /proc/sys/kernel/random/boot_id": (0, "b-1\n"),
+                                  "systemctl reboot": (0, "")}, read_only=False)
+        self.down = False
+
+    def answer(self, command: str) -> tuple[int, str, str]:
+        from xenaccept.errors import HarnessError
+        if self.down:
+            raise HarnessError("dom0: connection refused")
+        self.down = command == "systemctl reboot"
+        return super().answer(command)
+
+
+def test_a_reboot_whose_console_goes_silent_is_a_stuck_boot_named_in_seconds(target, tmp_path):
+    """With the console log the inventory names, a reboot that hangs is reported once the
+    console has been silent for the chosen time, with the stage it stopped in and its last
+    lines, not after the 600 s deadline."""
+    import time
+    from xenaccept.errors import HarnessError
+    log = tmp_path / "console.log"
+    boot = (DATA / "lab_serial-log_cold-boot.txt").read_text(errors="replace")
+    log.write_text(boot[: boot.index("sched_clock: Marking stable") + 80])
+    t = dataclasses.replace(target, console_log=str(log))
+    s = Setup(t, Rebooting(), FakeRunner("drvdom"), provision=True, log=lambda m: None)
+    s.console_silence_s = 1.0
+    start = time.monotonic()
+    with pytest.raises(HarnessError) as e:
+        s.reboot_host("into the permanent setup")
+    took = time.monotonic() - start
+    msg = str(e.value)
+    print(msg)
+    assert took < 5, took
+    assert "Dom0's boot after the reboot into the permanent setup is stuck" in msg
+    import re
+    silent = re.search(rf"its console \({re.escape(str(log))}\) printed nothing for (\d+) s", msg)
+    assert silent and 1 <= int(silent.group(1)) <= 3, msg
+    assert "stopped in Dom0's kernel, 6.7 s into its boot" in msg
+    assert "  | [    6.735097] sched_clock: Marking stable" in msg  # the console's last lines
+    assert "LAB FAULT" not in msg  # not a lab target: an operator's console log
+
+
+def test_the_inventory_names_a_console_log_that_exists(target, tmp_path):
+    import yaml
+    d = yaml.safe_load(EXAMPLE.read_text())
+    d["targets"][0]["console_log"] = str(tmp_path / "nope.log")
+    with pytest.raises(Exception, match=r"console_log: .*does not exist"):
+        inventory.parse({"targets": d["targets"][:1]}, base=tmp_path)

@@ -31,7 +31,7 @@ SSH_FIELDS = {"host", "port", "user", "key_file", "known_hosts", "ssh_config"}
 SCHEMA: dict[str, set[str]] = {
     "inventory": {"targets"},
     "target": {"name", "dom0", "device", "driver_domain", "bridge", "guests", "config_dir",
-               "lab"},
+               "console_log", "lab"},
     "device": {"bdf", "native_driver"},
     "driver_domain": {"name", "ssh", "memory", "vcpus", "disk", "kernel", "ramdisk", "extra",
                       "nic", "boot_timeout", "address", "gateway", "authorized_keys"},
@@ -262,6 +262,8 @@ def _target(raw: Any, field: str, base: Path) -> Target:
         guests=_guests(_get(d, "guests", field, None), f"{field}.guests", dd.name),
         config_dir=v.abs_path(_get(d, "config_dir", field, "/etc/xen"), f"{field}.config_dir"),
         extras={"lab": lab} if lab else {},
+        console_log=None if d.get("console_log") is None else _file(
+            d["console_log"], f"{field}.console_log", base),
     )
 
 

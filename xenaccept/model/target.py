@@ -69,6 +69,10 @@ class Target:
     guests: Guests
     config_dir: str = "/etc/xen"
     extras: dict[str, Any] = field(default_factory=dict, compare=False)  # e.g. `lab:`
+    # a file on this machine where Dom0's serial console is logged (conserver, a BMC's
+    # serial-over-LAN log, the lab's QEMU): a reboot that goes silent there is reported as
+    # a stuck boot in seconds, with where the console stopped
+    console_log: str | None = None
 
     def config_path(self, domain: str) -> str:
         return f"{self.config_dir}/{domain}.cfg"

@@ -14,6 +14,7 @@ from xenaccept.model.target import Target
 from xenaccept.names import PERSIST_FILES, WORK
 from xenaccept.provision.journal import HostState, Journal
 from xenaccept.provision.persist.record import Record, hashes
+from xenaccept import console
 from xenaccept.resources.host import Host
 from xenaccept.transport import wait
 from xenaccept.transport.runner import Runner
@@ -35,6 +36,7 @@ class StageContext:
         self.persist = persist          # --persist: made permanent and the host rebooted
         self.persisted = False          # the driver domain brings up its bridge, xl devd
         self.rebooted = False           # Dom0 rebooted into the permanent setup by this run
+        self.console_silence_s = console.SILENCE_S  # a stuck reboot (target.console_log)
         self.boot_ids: tuple[str, str] | None = None  # Dom0's boot before and after that
         self.record = Record(target.device.bdf)  # what --persist changed in Dom0
         self.log = log

@@ -5,6 +5,7 @@ restarted while its guests run (isolation)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from xenaccept.errors import HarnessError
 from xenaccept.names import DOMAINS_UNIT
@@ -13,10 +14,15 @@ from xenaccept.provision.persist.apply import write_autostart, write_driver_doma
 from xenaccept.provision.persist.record import manual_undo
 from xenaccept.provision.persist.templates import READY_DEADLINE
 from xenaccept.provision.stages import backend_daemon, bridge, create, until_forwarding
+from xenaccept import console
 from xenaccept.transport import wait
 
 REBOOT_TIMEOUT = 600.0     # Dom0 back over SSH after a reboot (TCG: 44-46 s measured)
 GUESTS_AT_BOOT = READY_DEADLINE + 120.0
+
+
+class StuckBoot(wait.WaitTimeout):
+    """Dom0's console went silent during a reboot and Dom0 does not answer."""
 
 
 def reboot_host(s: StageContext, why: str) -> tuple[str, str]:
@@ -34,12 +40,16 @@ def reboot_host(s: StageContext, why: str) -> tuple[str, str]:
     s.drvdom.runner.close()
     said = [start]
     new = [old]
+    log = s.target.console_log
+    silence = console.Silence(Path(log)) if log else None
 
     def back() -> bool:
         now = time.monotonic()
         if now - said[0] >= 30:
             s.log(f"waiting for Dom0 to come back ({now - start:.0f} s)")
             said[0] = now
+        if silence is not None and silence.seconds() >= s.console_silence_s:
+            raise StuckBoot(_stuck(s, silence, why, now - start))
         try:
             new[0] = s.boot_id()
             return new[0] != old
@@ -49,12 +59,24 @@ def reboot_host(s: StageContext, why: str) -> tuple[str, str]:
     try:
         s.until(back, timeout=REBOOT_TIMEOUT, interval=2,
                 what=f"Dom0 to come back after the reboot {why}")
+    except StuckBoot as e:
+        raise HarnessError(f"{e}\n{manual_undo(s.bdf)}") from e
     except wait.WaitTimeout as e:
         raise HarnessError(f"Dom0 did not come back within {REBOOT_TIMEOUT:.0f} s of its "
                            f"reboot {why}: {e}\n{manual_undo(s.bdf)}") from e
     took = time.monotonic() - start
     s.log(f"Dom0 back {took:.0f} s after the reboot")
     return old, new[0]
+
+
+def _stuck(s: StageContext, silence: console.Silence, why: str, after: float) -> str:
+    stage, last = silence.where()
+    lines = "\n".join(f"  | {ln}" for ln in last) or "  | (nothing)"
+    fault = "LAB FAULT [stuck boot] " if "lab" in s.target.extras else ""
+    return (f"{fault}Dom0's boot after the reboot {why} is stuck: its console "
+            f"({silence.path}) printed nothing for {silence.seconds():.0f} s and Dom0 "
+            f"does not answer ({after:.0f} s after the reboot). The console stopped in "
+            f"{stage}; its last lines:\n{lines}")
 
 
 def stop_domains(s: StageContext) -> None:
