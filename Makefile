@@ -20,10 +20,16 @@ test-setup: setup
 	@command -v chromium-headless-shell >/dev/null || { echo "installing chromium-headless-shell (apt; output in $(SETUP_LOG))"; apt-get install -y -qq --no-install-recommends chromium-headless-shell >>$(SETUP_LOG) 2>&1 || true; }
 	@command -v /usr/sbin/sshd >/dev/null || { echo "installing openssh-server, not started (apt; output in $(SETUP_LOG))"; mkdir -p /etc/ssh && touch /etc/ssh/sshd_not_to_be_run; apt-get install -y -qq --no-install-recommends openssh-server >>$(SETUP_LOG) 2>&1; systemctl disable ssh.service ssh.socket >/dev/null 2>&1; systemctl stop ssh.service ssh.socket >/dev/null 2>&1; rm -f /etc/ssh/sshd_not_to_be_run; true; }
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt
 	@mkdir -p reports
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; } >>$(SETUP_LOG) 2>&1
 	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); } >>$(SETUP_LOG) 2>&1
+	@echo "pip install -r requirements.txt into $(VENV) (output in $(SETUP_LOG))"
+	@$(VENV)/bin/pip install -q -r requirements.txt >>$(SETUP_LOG) 2>&1 || { tail -20 $(SETUP_LOG); exit 1; }
+	@touch $@
+
+# the checkers (make lint), for the project's own tests only
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 	@echo "pip install -r requirements-dev.txt into $(VENV) (output in $(SETUP_LOG))"
 	@$(VENV)/bin/pip install -q -r requirements-dev.txt >>$(SETUP_LOG) 2>&1 || { tail -20 $(SETUP_LOG); exit 1; }
 	@touch $@
@@ -45,7 +51,7 @@ unit: lint
 
 # ruff (pyproject.toml's rules) on the whole tree, mypy (typed defs enforced) on the
 # library; any finding fails
-lint: $(VENV)/.installed
+lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 

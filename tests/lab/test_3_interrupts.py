@@ -68,7 +68,8 @@ def test_sigint_while_a_persistent_run_rewrites_the_boot_files_restores_dom0(lab
     dom0 = SSHRunner("dom0", lab.target.dom0, read_only=True)
     try:  # Ctrl-C once update-initramfs is under way in Dom0 (written with the hide)
         wait.until(lambda: p.poll() is None and dom0.run("pgrep", "update-initramf|mkinitramfs").ok,
-                   timeout=300, interval=0.5, what="update-initramfs to run in Dom0")
+                   timeout=300, interval=0.5, what="update-initramfs to run in Dom0",
+                   patient=(dom0,))
     finally:
         dom0.close()
     p.send_signal(signal.SIGINT)

@@ -172,7 +172,7 @@ def test_choose_asks_among_several_and_refuses_when_it_cannot_ask():
 
 
 @pytest.mark.parametrize("host, name", [
-    ("xen1.lab", "xen1.lab"), ("my host!", "my-host-"), ("dom0", "xen-dom0"),
+    ("xen1.lab", "xen1.lab"), ("my host!", "my-host"), ("dom0", "xen-dom0"),
     ("_x", "x"), ("10.0.0.5", "10.0.0.5"),
 ])
 def test_target_name_from_host(host, name):

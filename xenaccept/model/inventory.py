@@ -240,7 +240,7 @@ def target_name(host: str) -> str:
     """A target's name from its Dom0's host, when the inventory gives none (and what
     ``init`` writes): ``root@xen-1.lab`` -> ``root-xen-1.lab``; one that would name Dom0
     itself is prefixed: ``dom0`` -> ``xen-dom0``."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", host).lstrip("_.-")[:64] or "xen"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", host).strip("_.-")[:64] or "xen"
     try:
         return v.domain_name(name, "name")
     except InventoryError:
