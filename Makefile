@@ -6,7 +6,7 @@ PYTEST := $(VENV)/bin/pytest
 LAB   := lab/xenlab
 ALLURE ?= node_modules/.bin/allure
 
-.PHONY: setup test-setup acceptance test unit lab-tests lab-up lab-down lab-status report allure-cli clean bench
+.PHONY: setup test-setup acceptance test unit lint lab-tests lab-up lab-down lab-status report allure-cli clean bench
 
 # apt and pip installs for a fresh Debian machine (idempotent, quick when done); their output
 # goes to reports/setup.log, the console shows one line a step
@@ -28,6 +28,12 @@ $(VENV)/.installed: requirements.txt
 	@$(VENV)/bin/pip install -q -r requirements.txt >>$(SETUP_LOG) 2>&1 || { tail -20 $(SETUP_LOG); exit 1; }
 	@touch $@
 
+# the checkers (make lint), for the project's own tests only
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	@echo "pip install -r requirements-dev.txt into $(VENV) (output in $(SETUP_LOG))"
+	@$(VENV)/bin/pip install -q -r requirements-dev.txt >>$(SETUP_LOG) 2>&1 || { tail -20 $(SETUP_LOG); exit 1; }
+	@touch $@
+
 # The main job: the lab up, the whole suite provisioning for real against it, the report,
 # the lab down again (also when the suite fails).
 acceptance: setup
@@ -35,13 +41,19 @@ acceptance: setup
 	rc=0; $(PYTEST) --provision || rc=$$?; $(MAKE) --no-print-directory report; \
 	  $(LAB) down; exit $$rc
 
-# The project's tests: unit tests, then the tests that boot the lab and run the suite.
-test: test-setup allure-cli
+# The project's tests: the lint, unit tests, then the tests that boot the lab and run the suite.
+test: lint test-setup allure-cli
 	$(PYTEST) -c tests/pytest.ini tests
 
-# Fast, no lab: the library's unit tests on recorded outputs.
-unit: $(VENV)/.installed
+# Fast, no lab: the lint, then the library's unit tests on recorded outputs.
+unit: lint
 	$(PYTEST) -c tests/pytest.ini tests/unit
+
+# ruff (pyproject.toml's rules) on the whole tree, mypy (typed defs enforced) on the
+# library; any finding fails
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 lab-tests: test-setup allure-cli
 	$(PYTEST) -c tests/pytest.ini tests/lab

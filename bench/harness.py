@@ -28,8 +28,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the library beside it
     sys.path.insert(0, str(ROOT))
-from xenaccept import state  # noqa: E402
-INVENTORY = ROOT / "lab" / "run" / "default" / "inventory.yaml"
+from xenaccept.model import inventory, state  # noqa: E402
+INVENTORY = inventory.lab_inventory(ROOT)   # the instance lab/xenlab booted ($XENLAB_NAME)
 REPORTS = ROOT / "reports"
 
 

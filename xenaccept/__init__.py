@@ -1,7 +1,13 @@
-"""Xen driver-domain knowledge, free of pytest.
+"""Xen driver-domain knowledge, free of pytest, in layers that import downwards only:
 
-What a Xen host can tell and do, over a :class:`~xenaccept.runner.Runner`: PCI binding
-(:mod:`.pci`), the xl toolstack (:mod:`.xl`), bridges (:mod:`.bridge`), kernel facts
-(:mod:`.kernel`), the backend daemon and hotplug scripts (:mod:`.hotplug`), and the
-provisioning journal that restores a host (:mod:`.provision`).
+- :mod:`.errors`, :mod:`.names`, :mod:`.console`: the error kinds, every name the suite owns
+  on a host, what a boot's serial console says (pure, also read by the lab);
+- :mod:`.model`: the inventory (YAML -> dataclasses, validated), the run's keys;
+- :mod:`.transport`: runners (local, SSH over hops with host keys verified), the lock, waits;
+- :mod:`.resources`: what a host can tell and do (PCI, xl, bridges, kernel, hotplug);
+- :mod:`.images`: images made in Dom0 (the driver domain's disk, the guests' payload);
+- :mod:`.checks`: the checkpoints, read-only;
+- :mod:`.provision`: the stages of the setup, their undo journal, the restore;
+- :mod:`.report`: host facts, failure logs, the comparison with a baseline;
+- :mod:`.cli`: ``python -m xenaccept`` (init, teardown).
 """

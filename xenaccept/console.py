@@ -30,7 +30,7 @@ ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x
 
 def clean(text: str) -> list[str]:
     """The console's lines without terminal escapes (GRUB draws its menu with them)."""
-    return [ln for ln in ESCAPES.sub("", text).split("\n")]
+    return ESCAPES.sub("", text).split("\n")
 
 
 def stage(lines: list[str]) -> str:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from xenaccept import inventory
-from xenaccept.inventory import Target
-from xenaccept.ssh import SSHRunner
+from xenaccept.model import inventory
+from xenaccept.model.target import Target
+from xenaccept.transport.ssh import SSHRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 XENLAB = ROOT / "lab" / "xenlab"

@@ -5,8 +5,9 @@ import subprocess
 import pytest
 
 from xenaccept.errors import HostKeyError
-from xenaccept.ssh import SSHRunner, SSHSpec
-from xenaccept.xl import Xl
+from xenaccept.transport.ssh import SSHRunner
+from xenaccept.model.ssh import SSHSpec
+from xenaccept.resources.xl import Xl
 
 pytestmark = pytest.mark.lab
 
@@ -90,7 +91,7 @@ def test_init_lists_the_nics_and_writes_a_minimal_inventory(lab, tmp_path):
     writes is the minimal one and loads."""
     import sys
 
-    from xenaccept import inventory
+    from xenaccept.model import inventory
 
     from .conftest import ROOT
     d = lab.target.dom0
@@ -171,7 +172,7 @@ def test_a_stuck_boot_is_caught_in_seconds_retried_and_reported(labs):
     sys.path.insert(0, str(ROOT / "lab"))
     from xenlab_lib import console
     labs.stop()
-    from xenaccept import inventory
+    from xenaccept.model import inventory
     rund = inventory.lab_inventory(ROOT).parent
     for old in rund.glob("serial.stuck-*.log"):
         old.unlink()

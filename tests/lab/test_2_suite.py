@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xenaccept.ssh import SSHRunner
+from xenaccept.transport.ssh import SSHRunner
 
 from .conftest import INVENTORY, ROOT, RUNS, dom0_state, dump, run_suite, xenlab
 
@@ -135,7 +135,7 @@ def no_dom0_secret_in_the_driver_domain(lab) -> None:
     """The driver domain faces the network: it was built from an allow-list, so none of
     Dom0's private keys, password hashes, /root, /home, TLS or Xen configuration is in it.
     Checked by content (every file's hash) and by what must not exist there."""
-    from xenaccept import state
+    from xenaccept.model import state
     t = lab.target
     dom0 = lab.dom0()
     dd = SSHRunner(t.driver_domain.name, state.driver_domain_spec(t), read_only=True)
@@ -247,7 +247,7 @@ def test_check_mode_on_a_fresh_host_fails_naming_what_is_missing(lab):
 
 
 def test_a_second_run_against_a_locked_host_is_refused(lab):
-    from xenaccept import lock
+    from xenaccept.transport import lock
     holder = SSHRunner("dom0", lab.target.dom0, read_only=False)
     held = lock.acquire(holder, exclusive=True)
     try:

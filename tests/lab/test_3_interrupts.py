@@ -9,8 +9,8 @@ import time
 import pytest
 import yaml
 
-from xenaccept import wait
-from xenaccept.ssh import SSHRunner
+from xenaccept.transport import wait
+from xenaccept.transport.ssh import SSHRunner
 
 from .conftest import INVENTORY, ROOT, dom0_state, dump, run_suite
 
@@ -68,7 +68,8 @@ def test_sigint_while_a_persistent_run_rewrites_the_boot_files_restores_dom0(lab
     dom0 = SSHRunner("dom0", lab.target.dom0, read_only=True)
     try:  # Ctrl-C once update-initramfs is under way in Dom0 (written with the hide)
         wait.until(lambda: p.poll() is None and dom0.run("pgrep", "update-initramf|mkinitramfs").ok,
-                   timeout=300, interval=0.5, what="update-initramfs to run in Dom0")
+                   timeout=300, interval=0.5, what="update-initramfs to run in Dom0",
+                   patient=(dom0,))
     finally:
         dom0.close()
     p.send_signal(signal.SIGINT)
@@ -117,7 +118,7 @@ def test_an_injection_in_the_inventory_is_refused_before_anything_runs(lab, tmp_
 def test_no_private_key_in_the_reports(lab):
     """After the runs above: neither Dom0's SSH private key nor the key the suite made for
     the driver domain is in any report file."""
-    from xenaccept import state
+    from xenaccept.model import state
     keys = [Path(lab.target.dom0.key_file), state.keys_for(lab.target.name).key_file]
     body = [line for k in keys if k.exists() for line in k.read_text().splitlines()
             if line and not line.startswith("-----")]

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from xenaccept import state as keystore
-from xenaccept.ssh import SSHRunner
+from xenaccept.model import state as keystore
+from xenaccept.transport.ssh import SSHRunner
 
 from .conftest import dom0_state, dump, run_suite
 from .test_2_suite import all_passed

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from xenaccept import state, wait
-from xenaccept.bridge import Bridge
-from xenaccept.guest_payload import guest_link_local
-from xenaccept.ssh import SSHRunner
+from xenaccept.model import state
+from xenaccept.transport import wait
+from xenaccept.resources.bridge import Bridge
+from xenaccept.images.guest_payload import guest_link_local
+from xenaccept.transport.ssh import SSHRunner
 
 from .conftest import ROOT, run_suite
 from .test_2_suite import all_passed
@@ -274,7 +275,8 @@ def test_a_quiet_guest_is_asked_for_a_frame_and_is_no_false_alarm(labs):
         def stale() -> int | None:
             ages = [e.updated for e in br.learned_entries(G2_MAC) if e.updated is not None]
             return ages[0] if ages and ages[0] >= 8 else None
-        age = wait.until(stale, timeout=120, what=f"{g2}'s bridge entry 8 s old")
+        age = wait.until(stale, timeout=120, what=f"{g2}'s bridge entry 8 s old",
+                         patient=(drvdom,))
     finally:
         dom0.close()
         drvdom.close()

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from xenaccept.provision import Setup
-from xenaccept.runner import LocalRunner
-from xenaccept.ssh import SSHRunner
+from xenaccept.transport.runner import LocalRunner
+from xenaccept.transport.ssh import SSHRunner
 
 from .conftest import RUNS, ROOT, dom0_state, dump, run_suite
 from .test_2_suite import all_passed, boot_id

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import sshd
-from xenaccept.__main__ import main
+from xenaccept.cli.main import main
 
 pytestmark = pytest.mark.skipif(not sshd.available(),
                                 reason=f"no OpenSSH server at {sshd.SSHD} (make setup installs it)")

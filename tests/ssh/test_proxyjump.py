@@ -11,7 +11,8 @@ import pytest
 
 from tests import sshd
 from xenaccept.errors import HarnessError, HostKeyError
-from xenaccept.ssh import SSHRunner, SSHSpec
+from xenaccept.transport.ssh import SSHRunner
+from xenaccept.model.ssh import SSHSpec
 
 pytestmark = pytest.mark.skipif(not sshd.available(),
                                 reason=f"no OpenSSH server at {sshd.SSHD} (make setup installs it)")

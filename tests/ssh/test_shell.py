@@ -5,7 +5,8 @@ import pytest
 
 from tests import sshd
 from xenaccept.errors import CommandTimeout
-from xenaccept.ssh import SSHRunner, SSHSpec
+from xenaccept.transport.ssh import SSHRunner
+from xenaccept.model.ssh import SSHSpec
 
 pytestmark = pytest.mark.skipif(not sshd.available(),
                                 reason=f"no OpenSSH server at {sshd.SSHD} (make setup installs it)")

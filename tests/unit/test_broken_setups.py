@@ -2,28 +2,24 @@
 and with the faults of the detection matrix made for real), and the runner's once-reads."""
 
 import os
-from pathlib import Path
 
 import pytest
 
-from xenaccept import bridge, hotplug, kernel, pci, xl
-from xenaccept.runner import LocalRunner
+from tests.support import FakeRunner, data
+from xenaccept.resources import bridge, hotplug, kernel, pci, xenstore, xl
+from xenaccept.transport.runner import LocalRunner
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 
-
-def data(name: str) -> str:
-    return (DATA / name).read_text()
 
 
 def test_vif_backends_read_from_dom0_with_their_state_and_hotplug_status():
-    backends = xl.parse_backends(data("dom0_xenstore-ls-f-backend-vif_assigned-running.txt"))
+    backends = xenstore.parse_backends(data("dom0_xenstore-ls-f-backend-vif_assigned-running.txt"))
     assert sorted(backends) == [(2, 0), (3, 0)]
     be = backends[(2, 0)]
     assert be.state == 4 and be.nodes["hotplug-status"] == "connected"
     assert be.nodes["frontend"] == "/local/domain/2/device/vif/0"
-    assert xl.xenbus_state(be.state) == "4 (Connected)" and xl.xenbus_state(None) == "absent"
-    [(key, pcib)] = xl.parse_backends(
+    assert xenstore.xenbus_state(be.state) == "4 (Connected)" and xenstore.xenbus_state(None) == "absent"
+    [(key, pcib)] = xenstore.parse_backends(
         data("dom0_xenstore-ls-f-backend-pci_assigned-running.txt")).items()
     assert key == (1, 0) and pcib.state == 4  # Dom0's PCI backend of domain 1, Connected
 
@@ -69,10 +65,8 @@ def test_fdb_entries_say_how_long_ago_a_frame_refreshed_them():
 
 
 def test_a_stopped_xl_devd_is_still_listed_and_its_state_says_stopped():
-    class Recorded(LocalRunner):
-        def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
-            return 0, data("drvdom_ps-pid-stat-args_devd-stopped.txt"), ""
-    hp = hotplug.Hotplug(Recorded("drvdom", read_only=True))
+    ps = data("drvdom_ps-pid-stat-args_devd-stopped.txt")
+    hp = hotplug.Hotplug(FakeRunner("drvdom", {"ps -eo pid=,stat=,args=": ps}))
     [pid] = hp.devd_pids()
     assert hp.process_states()[pid].startswith("T")
 

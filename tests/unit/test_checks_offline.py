@@ -3,47 +3,25 @@ that replay them: what the messages say about where things are."""
 
 import json
 import shlex
-from pathlib import Path
 
 import pytest
 
-from xenaccept import checks, inventory
+from tests.support import FakeRunner, data, example_target
+from xenaccept import checks
 from xenaccept.errors import CheckFailed
 from xenaccept.provision import Setup
-from xenaccept.runner import Runner
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"
 BRIDGE_SYSFS = shlex.join(["sh", "-c", 'd="$1"; [ -d "$d/bridge" ] || exit 0; '
                            'echo bridge; cat "$d/operstate"; ls -1 "$d/brif"', "sh",
                            "/sys/class/net/xenbr0"])
 
 
-class Replay(Runner):
-    def __init__(self, name: str, answers: dict[str, tuple[int, str]]) -> None:
-        super().__init__(name, read_only=True)
-        self.answers = answers
-
-    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
-        rc, out = self.answers.get(command, (127, ""))
-        return rc, out, "" if rc == 0 else f"{command}: not recorded"
-
-
-def data(name: str) -> str:
-    return (DATA / name).read_text()
-
-
 @pytest.fixture
 def setup(tmp_path):
-    import yaml
-    (tmp_path / "k").write_text("")
-    d = yaml.safe_load(EXAMPLE.read_text())
-    t = d["targets"][0]
-    t["device"] = {"bdf": "0000:00:05.0", "native_driver": "e1000"}
-    t["guests"] = {"names": ["guest1", "guest2"], "mac_prefix": "00:16:3e:5a:00"}
-    [target] = inventory.parse({"targets": [t]}, base=tmp_path)
+    target = example_target(tmp_path, guests={"names": ["guest1", "guest2"],
+                                              "mac_prefix": "00:16:3e:5a:00"})
     net1 = data("dom0_xl-network-list-guest1_assigned-running.txt")
-    dom0 = Replay("dom0", {
+    dom0 = FakeRunner("dom0", {
         "xl list": (0, data("dom0_xl-list_assigned-running.txt").replace(
             "guest2                                       3   512     1     -b----",
             "guest2                                       3   512     1     --p---")),
@@ -53,7 +31,7 @@ def setup(tmp_path):
         "xenstore-ls -f /local/domain/1/backend/vif":
             (0, data("dom0_xenstore-ls-f-backend-vif_assigned-running.txt")),
     })
-    drvdom = Replay("drvdom", {
+    drvdom = FakeRunner("drvdom", {
         # made on the lab: vif2.0's port disabled, vif3.0 moved to a bridge xenbr1
         "bridge -j -d link show": (0, data("drvdom_bridge-j-d-link_faults.txt")),
         BRIDGE_SYSFS: (0, "bridge\nup\neth0\nvif2.0\n"),
@@ -92,7 +70,7 @@ def test_a_connected_backend_passes_and_the_check_mode_reads_each_fact_once(setu
     assert sent.count("xl list") == 1 and len(sent) == len(set(sent))
 
 
-class QuietGuests(Replay):
+class QuietGuests(FakeRunner):
     """The driver domain's bridge with guest1's entry last refreshed 240 s ago (a quiet
     guest) until guest1 answers a ping; guest2 (paused) answers none."""
 
@@ -105,7 +83,7 @@ class QuietGuests(Replay):
                 e["updated"] = 240
         self.fdb = entries
 
-    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
+    def answer(self, command: str) -> tuple[int, str, str]:
         if command.startswith("ping -6 "):
             self.pinged.append(command)
             if "fe80::216:3eff:fe5a:1%xenbr0" in command:  # guest1's EUI-64 address
@@ -116,7 +94,7 @@ class QuietGuests(Replay):
             return 1, "", ""
         if command == "bridge -j -s fdb show br xenbr0":
             return 0, json.dumps(self.fdb), ""
-        return super()._execute(command, timeout, stdin)
+        return super().answer(command)
 
 
 def test_a_quiet_guest_is_asked_for_a_frame_and_its_answer_refreshes_its_entry(setup):

@@ -1,4 +1,4 @@
-from xenaccept.compare import compare
+from xenaccept.report.compare import compare
 
 BASE = {"facts": {"lab": {"dom0_kernel": "6.1.0-50-amd64", "virt_caps": ["pv", "shadow"]}},
         "results": {"a[lab]": "passed", "b[lab]": "failed", "c[lab]": "passed",

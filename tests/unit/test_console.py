@@ -2,11 +2,11 @@
 boot can stop."""
 
 import time
-from pathlib import Path
 
+from tests.support import DATA
 from xenaccept import console
 
-BOOT = (Path(__file__).resolve().parents[1] / "data" / "lab_serial-log_cold-boot.txt")
+BOOT = DATA / "lab_serial-log_cold-boot.txt"
 
 
 def lines_until(marker: str, extra: int = 0) -> list[str]:

@@ -5,23 +5,24 @@ cannot be selected. Fed by Dom0's real package database, recorded on the lab."""
 import base64
 import io
 import tarfile
-from pathlib import Path
 
 import pytest
 
-from xenaccept import drvdom_image as img
-from xenaccept import guest_payload
+from tests.support import FakeRunner, data
+from xenaccept.images import drvdom_image as img
+from xenaccept.images import packages, personal
+from xenaccept.images import guest_payload
+from xenaccept.errors import HarnessError
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")
 def pkgs():
-    return img.parse_packages((DATA / "dom0_dpkg-query-W-closure-fields_plain.txt").read_text())
+    return packages.parse_packages(data("dom0_dpkg-query-W-closure-fields_plain.txt"))
 
 
 def test_the_closure_holds_what_the_driver_domain_runs_and_leaves_the_rest(pkgs):
-    chosen = img.closure(pkgs, [*img.ROOTS, "xen-utils-4.17"])
+    chosen = packages.closure(pkgs, [*packages.ROOTS, "xen-utils-4.17"])
     for needed in ("openssh-server", "systemd", "udev", "iproute2", "xen-utils-4.17",
                    "xen-utils-common", "libc6", "mawk", "kmod", "bash"):
         assert needed in chosen, needed
@@ -40,7 +41,7 @@ def test_the_closure_holds_what_the_driver_domain_runs_and_leaves_the_rest(pkgs)
     "/etc/security/opasswd", "/etc/sudoers", "/etc/machine-id", "/usr/share/doc/bash/copyright",
 ])
 def test_dom0s_secrets_and_configs_are_never_selected(path):
-    assert not img.keep(path)
+    assert not packages.keep(path)
 
 
 @pytest.mark.parametrize("path", [
@@ -48,12 +49,12 @@ def test_dom0s_secrets_and_configs_are_never_selected(path):
     "/etc/pam.d/sshd", "/etc/systemd/journald.conf", "/bin/sh",
 ])
 def test_what_the_driver_domain_runs_is_selected(path):
-    assert img.keep(path)
+    assert packages.keep(path)
 
 
 def test_accounts_carry_no_password_hash():
-    files = img.accounts((DATA / "dom0_etc-passwd_plain.txt").read_text(),
-                         (DATA / "dom0_etc-group_plain.txt").read_text())
+    files = personal.accounts(data("dom0_etc-passwd_plain.txt"),
+                         data("dom0_etc-group_plain.txt"))
     users = [line.split(":") for line in files["etc/passwd"].splitlines()]
     assert {"root", "sshd", "systemd-network", "nobody"} <= {u[0] for u in users}
     assert all(u[1] == "x" for u in users)
@@ -64,15 +65,15 @@ def test_accounts_carry_no_password_hash():
 
 
 def test_a_users_entry_with_a_hash_in_passwd_loses_it():
-    files = img.accounts("root:$6$salt$hash:0:0:root:/root:/bin/bash\n"
+    files = personal.accounts("root:$6$salt$hash:0:0:root:/root:/bin/bash\n"
                          "op:x:1000:1000::/home/op:/bin/bash\n", "root:x:0:\nop:x:1000:\n")
     assert files["etc/passwd"] == "root:x:0:0:root:/root:/bin/bash\n"  # op: not a system user
     assert "$6$" not in "".join(files.values())
 
 
 def test_the_generated_files():
-    p = img.Personal("drvdom", "e1000", None, None, ("ssh-ed25519 AAAA k",), "0" * 32)
-    archive = tarfile.open(fileobj=io.BytesIO(base64.b64decode(img.personal_tar(p, {}))))
+    p = personal.Personal("drvdom", "e1000", None, None, ("ssh-ed25519 AAAA k",), "0" * 32)
+    archive = tarfile.open(fileobj=io.BytesIO(base64.b64decode(personal.personal_tar(p, {}))))
     names = archive.getnames()
     assert "root/.ssh/authorized_keys" in names and "etc/ssh/sshd_config" in names
     net = archive.extractfile("etc/systemd/network/50-xenaccept-nic.network").read().decode()
@@ -82,7 +83,7 @@ def test_the_generated_files():
     masked = {m.name for m in archive.getmembers() if m.issym() and m.linkname == "/dev/null"}
     assert {"etc/systemd/system/sys-kernel-debug.mount",
             "etc/systemd/system/getty-static.service"} <= masked
-    static = img.personal_files(img.Personal("d", "e1000e", "192.0.2.5/24", "192.0.2.1", (),
+    static = personal.personal_files(personal.Personal("d", "e1000e", "192.0.2.5/24", "192.0.2.1", (),
                                              "0" * 32))
     text = static["etc/systemd/network/50-xenaccept-nic.network"][1]
     assert "Address=192.0.2.5/24" in text and "Gateway=192.0.2.1" in text and "DHCP" not in text
@@ -96,29 +97,21 @@ def test_the_guest_link_local_address_is_the_eui64_of_its_mac():
         guest_payload.peer_of("2001:db8::1")
 
 
-class Answers(img.Runner):
+def dom0_with(free_kb: int) -> FakeRunner:
     """Dom0 answering from the recorded package database, with ``free_kb`` free in /var/lib."""
-
-    def __init__(self, free_kb: int) -> None:
-        super().__init__("dom0", read_only=False)
-        self.free_kb = free_kb
-
-    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
-        if command.startswith("dpkg-query -W"):
-            return 0, (DATA / "dom0_dpkg-query-W-closure-fields_plain.txt").read_text(), ""
-        if command.startswith("df -Pk"):
-            return 0, ("Filesystem 1024-blocks Used Available Capacity Mounted on\n"
-                       f"/dev/vda 4000000 3000000 {self.free_kb} 80% /\n"), ""
-        if command.startswith("test -d"):
-            return 1, "", ""
-        return 0, "", ""
+    return FakeRunner("dom0", {
+        "dpkg-query -W": data("dom0_dpkg-query-W-closure-fields_plain.txt"),
+        "df -Pk": ("Filesystem 1024-blocks Used Available Capacity Mounted on\n"
+                   f"/dev/vda 4000000 3000000 {free_kb} 80% /\n"),
+        "test -d": (1, "", ""),
+    }, read_only=False, match="prefix", default="")
 
 
 def test_too_little_space_in_dom0_is_refused_before_anything_is_written():
-    dom0 = Answers(free_kb=100 * 1024)
+    dom0 = dom0_with(free_kb=100 * 1024)
     image = img.DriverDomainImage(dom0, "drvdom", log=lambda m: None)
-    p = img.Personal("drvdom", "e1000", None, None, (), "0" * 32)
-    with pytest.raises(img.HarnessError, match=r"Dom0 has 100 MB free in /var/lib .*needs "
+    p = personal.Personal("drvdom", "e1000", None, None, (), "0" * 32)
+    with pytest.raises(HarnessError, match=r"Dom0 has 100 MB free in /var/lib .*needs "
                                                r"about \d+ MB.*driver_domain\.disk"):
         image.build(p, "6.1.0-50-amd64")
     assert not dom0.transcript.mutating()

@@ -2,19 +2,19 @@
 its argument handling (a canned runner stands in for Dom0)."""
 
 import argparse
-from pathlib import Path
 
 import pytest
 import yaml
 
-from xenaccept import init
-from xenaccept.__main__ import main
+from tests.support import FakeRunner, data
+from xenaccept.cli import init
+from xenaccept.model import inventory
+from xenaccept.resources import pci
+from xenaccept.cli.main import main
 from xenaccept.errors import InventoryError
-from xenaccept.runner import Runner
-from xenaccept.ssh import SSHSpec
-from xenaccept.xl import parse_info
+from xenaccept.model.ssh import SSHSpec
+from xenaccept.resources.xl import parse_info
 
-DATA = Path(__file__).parent.parent / "data"
 
 # PCI_SCRIPT on the lab's Dom0: virtio NIC for Dom0, e1000 for the driver domain
 PCI = """\
@@ -69,17 +69,17 @@ LINK_VLAN = ('[{"ifindex":3,"ifname":"eth1","operstate":"UP"},'
 
 
 def test_sysfs_rows_and_lspci_names():
-    rows = init.parse_sysfs_pci(PCI)
+    rows = pci.parse_sysfs_pci(PCI)
     assert ("0000:00:05.0", "0x020000", "8086:100e", "e1000") in rows
     assert ("0000:00:00.0", "0x060000", "8086:29c0", None) in rows
-    names = init.parse_lspci_mm(LSPCI_MM)
+    names = pci.parse_lspci_mm(LSPCI_MM)
     assert names["0000:00:05.0"] == ("0200", "Intel Corporation 82540EM Gigabit Ethernet "
                                               "Controller")
     assert names["0000:00:1f.2"][0] == "0106"
 
 
 def test_interfaces_found_below_virtio_and_directly():
-    assert init.parse_net_devices(NET) == {"0000:00:03.0": ["eth0"], "0000:00:05.0": ["eth1"]}
+    assert pci.parse_net_devices(NET) == {"0000:00:03.0": ["eth0"], "0000:00:05.0": ["eth1"]}
 
 
 def test_route_devices_single_multipath_and_empty():
@@ -131,7 +131,7 @@ def test_a_hidden_nic_has_no_interface_and_is_offered():
     assert hidden.driver == "pciback" and hidden.offered
 
 
-def survey(pci=PCI, xl_info=(DATA / "dom0_xl-info_e1000.txt").read_text()):
+def survey(pci=PCI, xl_info=data("dom0_xl-info_e1000.txt")):  # noqa: B008
     return init.Survey("xen1", list(nics(pci).values()),
                        virt_caps=set(parse_info(xl_info)["virt_caps"].split()))
 
@@ -172,11 +172,11 @@ def test_choose_asks_among_several_and_refuses_when_it_cannot_ask():
 
 
 @pytest.mark.parametrize("host, name", [
-    ("xen1.lab", "xen1.lab"), ("my host!", "my-host-"), ("dom0", "xen-dom0"),
+    ("xen1.lab", "xen1.lab"), ("my host!", "my-host"), ("dom0", "xen-dom0"),
     ("_x", "x"), ("10.0.0.5", "10.0.0.5"),
 ])
 def test_target_name_from_host(host, name):
-    assert init.target_name(host) == name
+    assert inventory.target_name(host) == name
 
 
 def test_minimal_inventory_alias_only_or_with_options():
@@ -189,18 +189,10 @@ def test_minimal_inventory_alias_only_or_with_options():
     assert '"0000:00:05.0"' in text or "'0000:00:05.0'" in text  # a string, whatever YAML 1.1 says
 
 
-class Canned(Runner):
-    """Dom0's answers, by command; records that nothing changes the host."""
-
-    def __init__(self, answers):
-        super().__init__("dom0", read_only=True)
-        self.answers = answers
-
-    def _execute(self, command, timeout, stdin):
-        for key, value in self.answers.items():
-            if key in command:
-                return 0, value, ""
-        return 127, "", f"{command}: not found"
+def canned(answers: dict[str, str]) -> FakeRunner:
+    """Dom0's answers, by a part of the command; records that nothing changes the host."""
+    return FakeRunner("dom0", answers, match="contains",
+                      default=lambda command: (127, "", f"{command}: not found"))
 
 
 def args(*argv):
@@ -214,11 +206,11 @@ def lab_answers():
             "/sys/bus/pci/devices": PCI, "lspci -Dnnmm": LSPCI_MM, "/sys/class/net": NET,
             "ip -j route show default": ROUTE4, "ip -j -6 route": ROUTE6,
             "ip -j addr": ADDR, "ip -j link": LINK,
-            "xl info": (DATA / "dom0_xl-info_e1000.txt").read_text()}
+            "xl info": data("dom0_xl-info_e1000.txt")}
 
 
 def test_run_prints_the_survey_and_writes_the_inventory(tmp_path):
-    out, runner = [], Canned(lab_answers())
+    out, runner = [], canned(lab_answers())
     seen = []
     rc = init.run(args("lab-dom0", "--output", str(tmp_path / "inv.yaml")), out=out.append,
                   connect=lambda spec: seen.append(spec) or runner)
@@ -232,7 +224,7 @@ def test_run_prints_the_survey_and_writes_the_inventory(tmp_path):
 
 def test_run_without_output_writes_nothing_and_says_how(tmp_path):
     out = []
-    assert init.run(args("xen1"), out=out.append, connect=lambda s: Canned(lab_answers())) == 0
+    assert init.run(args("xen1"), out=out.append, connect=lambda s: canned(lab_answers())) == 0
     assert "--output inventory.yaml" in out[-1]
     assert list(tmp_path.iterdir()) == []
 

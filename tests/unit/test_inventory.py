@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xenaccept import inventory
+from xenaccept.model import inventory
 from xenaccept.errors import InventoryError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"
@@ -135,3 +135,12 @@ def test_the_lab_inventory_is_the_booted_instances(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("XENLAB_NAME", "../etc")
     with pytest.raises(InventoryError, match="XENLAB_NAME"):
         inventory.lab_inventory("/r")
+
+
+@pytest.mark.parametrize("host, name", [("xen1.lab", "xen1.lab"), ("dom0", "xen-dom0"),
+                                        ("fe80::1", "fe80--1")])
+def test_a_target_without_a_name_is_named_as_init_names_it(tmp_path, host, name):
+    [t] = inventory.parse({"targets": [{"dom0": host, "device": "00:05.0",
+                                        "driver_domain": {"ssh": "192.0.2.10"}}]},
+                          base=tmp_path)
+    assert t.name == name == inventory.target_name(host)

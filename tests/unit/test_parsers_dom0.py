@@ -1,14 +1,9 @@
 """Parsers on outputs recorded from the real lab's Dom0 (tests/data, see its README)."""
 
-from pathlib import Path
-
-from xenaccept import kernel, pci, xl
-
-DATA = Path(__file__).resolve().parents[1] / "data"
+from tests.support import data
+from xenaccept.resources import kernel, pci, xl
 
 
-def data(name: str) -> str:
-    return (DATA / name).read_text()
 
 
 def test_lspci_nnk_of_the_nic_on_its_native_driver():

@@ -1,14 +1,9 @@
 """Parsers on outputs recorded from the real lab with the driver domain and two guests up."""
 
-from pathlib import Path
-
-from xenaccept import bridge, hotplug, kernel, pci, xl
-
-DATA = Path(__file__).resolve().parents[1] / "data"
+from tests.support import data
+from xenaccept.resources import bridge, hotplug, kernel, pci, process, xl
 
 
-def data(name: str) -> str:
-    return (DATA / name).read_text()
 
 
 def test_xl_list_with_driver_domain_and_guests():
@@ -74,7 +69,17 @@ def test_exact_membership_is_not_a_substring_match():
 
 def test_xl_devd_process_found_by_argv_not_by_grep():
     # the recording holds the grep that looked for it, too: only the daemon counts
-    assert hotplug.devd_pids(data("drvdom_ps-xl-devd.txt")) == [404]
+    procs = process.parse_ps(data("drvdom_ps-xl-devd.txt"), with_stat=False)
+    assert hotplug.devd_pids(procs) == [404]
+
+
+def test_ps_with_states_is_read_by_the_same_parser():
+    # the suite's own read (pid, stat, args): the stopped daemon with its state, and the
+    # shell that stopped it (its argv names xl, but is not xl) not counted
+    procs = process.parse_ps(data("drvdom_ps-pid-stat-args_devd-stopped.txt"))
+    assert hotplug.devd_pids(procs) == [230]
+    assert {p.pid: p.stat for p in procs}[230] == "Tsl"
+    assert process.Process(1, "Ss", ["/sbin/init"]) in procs
 
 
 def test_vif_bridge_sources_its_helpers():

@@ -7,26 +7,17 @@ import subprocess
 
 import pytest
 
-from xenaccept.provision import persist
-from xenaccept.runner import Runner
+from tests.support import FakeRunner
+from xenaccept import names
+from xenaccept.provision.persist import bootentry, templates
+from xenaccept.provision.persist import record as boot_record
 
 BDF = "0000:00:05.0"
 
 
-class Recorder(Runner):
-    """Records every command; answers from {command prefix: (rc, stdout)}."""
-
-    def __init__(self, answers: dict[str, tuple[int, str]]) -> None:
-        super().__init__("dom0", read_only=False)
-        self.answers = answers
-        self.sent: list[str] = []
-
-    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
-        self.sent.append(command)
-        for prefix, (rc, out) in self.answers.items():
-            if command.startswith(prefix):
-                return rc, out, ""
-        return 0, "", ""
+def recorder(answers: dict[str, tuple[int, str]]) -> FakeRunner:
+    """Records every command; answers from {command prefix: (rc, stdout)}, 0 otherwise."""
+    return FakeRunner("dom0", answers, read_only=False, match="prefix", default="")
 
 
 def sourced(dropin: str, before: str) -> str:
@@ -40,7 +31,7 @@ def sourced(dropin: str, before: str) -> str:
 
 
 def test_the_grub_dropin_appends_the_hide_to_dom0s_line_only():
-    dropin = persist.grub_dropin(BDF)
+    dropin = templates.grub_dropin(BDF)
     assert sourced(dropin, 'GRUB_CMDLINE_LINUX="console=hvc0 quiet"') == \
         f"console=hvc0 quiet xen-pciback.hide=({BDF})"
     # an operator's own Xen-only line is kept and extended
@@ -49,20 +40,20 @@ def test_the_grub_dropin_appends_the_hide_to_dom0s_line_only():
 
 
 def test_the_autostart_script_starts_the_driver_domain_first_and_parses(tmp_path):
-    text = persist.autostart_script({"drvdom": "/etc/xen/drvdom.cfg",
+    text = templates.autostart_script({"drvdom": "/etc/xen/drvdom.cfg",
                                      "g 1": "/etc/xen/g 1.cfg"}, "drvdom", ["g 1"])
     script = tmp_path / "autostart"
     script.write_text(text)
     subprocess.run(["sh", "-n", str(script)], check=True)
     start = text[text.index("start() {"):text.index("stop() {")]
-    assert start.index("xl create /etc/xen/drvdom.cfg") < start.index(persist.READY_KEY) \
+    assert start.index("xl create /etc/xen/drvdom.cfg") < start.index(names.READY_KEY) \
         < start.index("xl create '/etc/xen/g 1.cfg'")
     stop = text[text.index("stop() {"):]
     assert stop.index("xl destroy 'g 1'") < stop.index("xl shutdown -w drvdom")
 
 
 def test_the_driver_domains_units_leave_no_dollar_for_systemd_to_expand():
-    files = persist.driver_domain_files("xenbr0", "eth0", "52:54:00:5a:00:05", "e1000",
+    files = templates.driver_domain_files("xenbr0", "eth0", "52:54:00:5a:00:05", "e1000",
                                         "DHCP=ipv4\n", "/usr/lib/xen-4.17/bin/xl")
     ready = files["/etc/systemd/system/xenaccept-ready.service"]
     # systemd expands $NAME and ${NAME} in Exec lines itself: the shell's must be $$
@@ -74,27 +65,27 @@ def test_the_driver_domains_units_leave_no_dollar_for_systemd_to_expand():
 
 
 def test_a_host_without_grub_or_initramfs_tools_is_refused_with_the_reason():
-    r = Recorder({"sh -c 'for c in": (0, "no update-grub\nno /boot/grub/grub.cfg\n")})
-    why = persist.unsupported(r)
+    r = recorder({"sh -c 'for c in": (0, "no update-grub\nno /boot/grub/grub.cfg\n")})
+    why = boot_record.unsupported(r)
     assert why and "no update-grub, no /boot/grub/grub.cfg" in why
 
 
-def record() -> persist.Record:
-    return persist.Record(BDF, files=[persist.GRUB_DROPIN],
+def record() -> boot_record.Record:
+    return boot_record.Record(BDF, files=[names.GRUB_DROPIN],
                           generated={"/boot/grub/grub.cfg": "g2", "/boot/initrd.img-6.1": "i2"},
-                          backups={"/boot/grub/grub.cfg": f"{persist.BACKUP}/grub.cfg",
-                                   "/boot/initrd.img-6.1": f"{persist.BACKUP}/initrd.img-6.1"})
+                          backups={"/boot/grub/grub.cfg": f"{names.BOOT_BACKUP}/grub.cfg",
+                                   "/boot/initrd.img-6.1": f"{names.BOOT_BACKUP}/initrd.img-6.1"})
 
 
 def test_the_record_survives_its_json():
-    assert persist.Record.from_json(record().to_json()) == record()
+    assert boot_record.Record.from_json(record().to_json()) == record()
 
 
 def test_unchanged_boot_files_are_copied_back_byte_for_byte():
-    r = Recorder({"sh -c 'sha256sum": (0, "g2  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n")})
-    persist.restore_generated(r, record(), log=lambda m: None)
-    assert f"cp -a {persist.BACKUP}/grub.cfg /boot/grub/grub.cfg" in r.sent
-    assert f"cp -a {persist.BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
+    r = recorder({"sh -c 'sha256sum": (0, "g2  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n")})
+    boot_record.restore_generated(r, record(), log=lambda m: None)
+    assert f"cp -a {names.BOOT_BACKUP}/grub.cfg /boot/grub/grub.cfg" in r.sent
+    assert f"cp -a {names.BOOT_BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
     assert not any(c.startswith(("update-grub", "update-initramfs")) for c in r.sent)
     assert r.sent[0].startswith("sh -c 'n=0; while pgrep")  # an update left running first
 
@@ -102,10 +93,10 @@ def test_unchanged_boot_files_are_copied_back_byte_for_byte():
 def test_boot_files_regenerated_since_are_made_again_not_overwritten():
     """A kernel installed while the setup was permanent: its initrd is new, grub.cfg
     changed; the old initrd still as the suite left it."""
-    r = Recorder({"sh -c 'sha256sum": (0, "g3  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n"
+    r = recorder({"sh -c 'sha256sum": (0, "g3  /boot/grub/grub.cfg\ni2  /boot/initrd.img-6.1\n"
                                           "n1  /boot/initrd.img-6.12\n")})
-    persist.restore_generated(r, record(), log=lambda m: None)
-    assert f"cp -a {persist.BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
+    boot_record.restore_generated(r, record(), log=lambda m: None)
+    assert f"cp -a {names.BOOT_BACKUP}/initrd.img-6.1 /boot/initrd.img-6.1" in r.sent
     assert "update-initramfs -u -k 6.12" in r.sent
     assert r.sent[-2] == "update-grub"
     assert not any("grub.cfg /boot/grub/grub.cfg" in c for c in r.sent)
@@ -114,7 +105,7 @@ def test_boot_files_regenerated_since_are_made_again_not_overwritten():
 @pytest.mark.parametrize("name", ["update-initramfs", "mkinitramfs", "update-grub",
                                   "grub-mkconfig"])
 def test_the_updaters_are_matched_by_the_names_the_kernel_keeps(name):
-    pattern = persist.UPDATERS.strip("'")
+    pattern = boot_record.UPDATERS.strip("'")
     assert re.search(pattern, name[:15]), name
 
 
@@ -130,22 +121,22 @@ RUNNING = "placeholder root=UUID=776e ro console=hvc0 earlyprintk=xen net.ifname
 
 def test_the_default_entry_must_keep_dom0s_arguments_and_add_the_hide():
     good = GRUB_CFG % f"earlyprintk=xen xen-pciback.hide=({BDF})"
-    assert persist.dom0_line(good).endswith(f"xen-pciback.hide=({BDF})")
-    assert persist.missing_args(RUNNING, persist.dom0_line(good), BDF) == []
+    assert bootentry.dom0_line(good).endswith(f"xen-pciback.hide=({BDF})")
+    assert bootentry.missing_args(RUNNING, bootentry.dom0_line(good), BDF) == []
     # a drop-in read before the one that sets GRUB_CMDLINE_LINUX replaced the whole line
     # (seen: Dom0 came back without net.ifnames=0 and lost its network)
     lost = "menuentry 'x' {\n\tmodule2\t/boot/vmlinuz-6.1 placeholder root=UUID=776e ro " \
            f" xen-pciback.hide=({BDF})\n}}\n"
-    assert persist.missing_args(RUNNING, persist.dom0_line(lost), BDF) == \
+    assert bootentry.missing_args(RUNNING, bootentry.dom0_line(lost), BDF) == \
         ["console=hvc0", "earlyprintk=xen", "net.ifnames=0"]
-    assert persist.missing_args(RUNNING, persist.dom0_line(GRUB_CFG % "earlyprintk=xen"),
+    assert bootentry.missing_args(RUNNING, bootentry.dom0_line(GRUB_CFG % "earlyprintk=xen"),
                                 BDF) == [f"xen-pciback.hide=({BDF})"]
-    assert persist.dom0_line("menuentry 'Debian' {\n\tlinux /vmlinuz root=x\n}\n") is None
+    assert bootentry.dom0_line("menuentry 'Debian' {\n\tlinux /vmlinuz root=x\n}\n") is None
 
 
 def test_the_grub_dropin_is_read_after_every_other_one():
     import os
-    assert os.path.basename(persist.GRUB_DROPIN) > "xenlab.cfg" > "xen.cfg"
+    assert os.path.basename(names.GRUB_DROPIN) > "xenlab.cfg" > "xen.cfg"
 
 
 def test_boot_files_of_an_interrupted_update_are_copied_back():
@@ -153,23 +144,23 @@ def test_boot_files_of_an_interrupted_update_are_copied_back():
     update (let finish) was the last writer: the copies go back, nothing is made again
     (seen on the lab: making it again gave other bytes). update-initramfs's own .dpkg-bak
     copy, rewritten by it, goes back too."""
-    rec = persist.Record(BDF, backups={
-        "/boot/grub/grub.cfg": f"{persist.BACKUP}/grub.cfg",
-        "/boot/initrd.img-6.1": f"{persist.BACKUP}/initrd.img-6.1",
-        "/boot/initrd.img-6.1.dpkg-bak": f"{persist.BACKUP}/initrd.img-6.1.dpkg-bak"})
-    r = Recorder({"sh -c 'sha256sum": (0, "g1  /boot/grub/grub.cfg\ni9  /boot/initrd.img-6.1\n"
+    rec = boot_record.Record(BDF, backups={
+        "/boot/grub/grub.cfg": f"{names.BOOT_BACKUP}/grub.cfg",
+        "/boot/initrd.img-6.1": f"{names.BOOT_BACKUP}/initrd.img-6.1",
+        "/boot/initrd.img-6.1.dpkg-bak": f"{names.BOOT_BACKUP}/initrd.img-6.1.dpkg-bak"})
+    r = recorder({"sh -c 'sha256sum": (0, "g1  /boot/grub/grub.cfg\ni9  /boot/initrd.img-6.1\n"
                                           "i8  /boot/initrd.img-6.1.dpkg-bak\n")})
-    persist.restore_generated(r, rec, log=lambda m: None)
+    boot_record.restore_generated(r, rec, log=lambda m: None)
     copies = [c for c in r.sent if c.startswith("cp -a")]
     assert len(copies) == 3, copies
     assert not any(c.startswith(("update-grub", "update-initramfs")) for c in r.sent)
 
 
 def test_only_real_initramfs_images_are_made_again():
-    assert persist.initrd_version("/boot/initrd.img-6.12.95+deb12-amd64") == "6.12.95+deb12-amd64"
-    assert persist.initrd_version("/boot/initrd.img-6.1.0-50-amd64.dpkg-bak") is None
-    assert persist.initrd_version("/boot/initrd.img-6.1.0-50-amd64.new") is None
-    assert persist.initrd_version("/boot/grub/grub.cfg") is None
+    assert boot_record.initrd_version("/boot/initrd.img-6.12.95+deb12-amd64") == "6.12.95+deb12-amd64"
+    assert boot_record.initrd_version("/boot/initrd.img-6.1.0-50-amd64.dpkg-bak") is None
+    assert boot_record.initrd_version("/boot/initrd.img-6.1.0-50-amd64.new") is None
+    assert boot_record.initrd_version("/boot/grub/grub.cfg") is None
 
 
 def test_a_reboot_forgets_only_the_changes_to_the_running_host():

@@ -1,7 +1,7 @@
 import pytest
 
 from xenaccept.errors import CommandTimeout, HarnessError, ReadOnlyViolation
-from xenaccept.runner import LocalRunner
+from xenaccept.transport.runner import LocalRunner
 
 
 def test_every_argument_is_quoted(tmp_path):
@@ -47,8 +47,9 @@ def test_an_unreachable_host_costs_one_connect_timeout_not_one_per_command(tmp_p
     import socket
     import time
 
-    from xenaccept import wait
-    from xenaccept.ssh import SSHRunner, SSHSpec
+    from xenaccept.transport import wait
+    from xenaccept.transport.ssh import SSHRunner
+    from xenaccept.model.ssh import SSHSpec
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -90,7 +91,9 @@ def test_the_banner_probe_tells_a_listening_ssh_server_from_a_silent_port(tmp_pa
     import threading
     import time
 
-    from xenaccept.ssh import SSHRunner, SSHSpec
+    from xenaccept.transport.ssh import SSHRunner
+
+    from xenaccept.model.ssh import SSHSpec
 
     def server(greeting: bytes) -> int:
         s = socket.socket()
@@ -117,3 +120,20 @@ def test_the_banner_probe_tells_a_listening_ssh_server_from_a_silent_port(tmp_pa
     assert not runner(server(b"")).banner(0.5)
     assert time.monotonic() - start < 1.0
     assert not runner(server(b"HTTP/1.1 400\r\n")).banner(1.0)
+
+
+def test_a_wait_makes_only_its_own_runners_patient_and_records_itself_where_told():
+    from xenaccept.transport import wait
+    polled, other = LocalRunner("polled", read_only=True), LocalRunner("other", read_only=True)
+    seen: list[tuple[int, int]] = []
+    history: list[wait.Waited] = []
+
+    def probe() -> bool:
+        seen.append((polled.patience, other.patience))
+        return len(seen) == 2
+    assert wait.until(probe, timeout=5, interval=0.01, what="twice", patient=(polled,),
+                      history=history)
+    assert seen == [(1, 0), (1, 0)] and (polled.patience, other.patience) == (0, 0)
+    [w] = history
+    assert w["what"] == "twice" and w["polls"] == 2
+    assert wait.until(lambda: True, timeout=1, what="no record") and len(history) == 1

@@ -2,63 +2,43 @@
 
 import dataclasses
 import shlex
-from pathlib import Path
 
 import pytest
 
-from xenaccept import inventory
+from tests.support import DATA, EXAMPLE, FakeRunner, data, example_target
 from xenaccept.errors import CheckFailed, ReadOnlyViolation
+from xenaccept.model import inventory
 from xenaccept.provision import Setup, Stage, stages
-from xenaccept.runner import Runner
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"
-
-
-class Replay(Runner):
-    """Answers commands with outputs recorded on the lab: {command: (rc, stdout)}."""
-
-    def __init__(self, answers: dict[str, tuple[int, str]], read_only: bool = True) -> None:
-        super().__init__("dom0", read_only=read_only)
-        self.answers = answers
-
-    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
-        rc, out = self.answers.get(command, (127, ""))
-        return rc, out, "" if rc == 0 else f"{command}: not recorded"
 
 
 @pytest.fixture
 def target(tmp_path):
-    import yaml
-    (tmp_path / "k").write_text("")
-    d = yaml.safe_load(EXAMPLE.read_text())
-    d["targets"][0]["device"] = {"bdf": "0000:00:05.0", "native_driver": "e1000"}
-    return inventory.parse({"targets": d["targets"][:1]}, base=tmp_path)[0]
+    return example_target(tmp_path)
 
 
 def info(without: set[str] = frozenset()) -> str:
-    text = (DATA / "dom0_xl-info_e1000.txt").read_text()
+    text = data("dom0_xl-info_e1000.txt")
     line = next(x for x in text.splitlines() if x.startswith("virt_caps"))
     caps = " ".join(c for c in line.split(":", 1)[1].split() if c not in without)
     return text.replace(line, f"virt_caps              : {caps}")
 
 
 def test_passthrough_supported_on_the_lab(target):
-    s = Setup(target, Replay({"xl info": (0, info())}), Replay({}), provision=False)
+    s = Setup(target, FakeRunner("dom0", {"xl info": (0, info())}), FakeRunner("drvdom"), provision=False)
     assert s.passthrough_unsupported() is None
 
 
 def test_no_iommu_means_a_skip_reason(target):
-    s = Setup(target, Replay({"xl info": (0, info({"hvm_directio", "pv_directio"}))}),
-              Replay({}), provision=False)
+    s = Setup(target, FakeRunner("dom0", {"xl info": (0, info({"hvm_directio", "pv_directio"}))}),
+              FakeRunner("drvdom"), provision=False)
     reason = s.passthrough_unsupported()
     assert reason and "no IOMMU in use" in reason and "hap hvm" in reason
     assert "directio" not in reason
 
 
 def test_check_mode_never_provisions_and_reports_a_missing_driver_domain(target):
-    xl_list = (DATA / "dom0_xl-list_e1000.txt").read_text()
-    s = Setup(target, Replay({"xl list": (0, xl_list)}), Replay({}), provision=False)
+    xl_list = data("dom0_xl-list_e1000.txt")
+    s = Setup(target, FakeRunner("dom0", {"xl list": (0, xl_list)}), FakeRunner("drvdom"), provision=False)
     with pytest.raises(CheckFailed, match="expected the driver domain drvdom running; "
                                           "found no such domain"):
         s.ensure(Stage.DRIVER_DOMAIN)
@@ -67,16 +47,16 @@ def test_check_mode_never_provisions_and_reports_a_missing_driver_domain(target)
 
 def sysfs(bdf: str, driver_link: str, net: str = "") -> dict[str, tuple[int, str]]:
     """The answer of the one read of a device's sysfs (its driver link as recorded)."""
-    from xenaccept.pci import _SYSFS_SCRIPT
+    from xenaccept.resources.pci import _SYSFS_SCRIPT
     command = shlex.join(["sh", "-c", _SYSFS_SCRIPT, "sh", f"/sys/bus/pci/devices/{bdf}"])
     return {command: (0, f"exists=1\ndriver={driver_link}\nvendor=0x8086\n"
                          f"device=0x100e\nnet={net}\n")}
 
 
 def test_a_read_only_runner_refuses_the_hide(target):
-    dom0 = Replay({**sysfs("0000:00:05.0", "../../../bus/pci/drivers/e1000"),
-                   "test -e /sys/bus/pci/drivers/pciback": (0, "")})
-    s = Setup(target, dom0, Replay({}), provision=True)
+    dom0 = FakeRunner("dom0", {**sysfs("0000:00:05.0", "../../../bus/pci/drivers/e1000"),
+                               "test -e /sys/bus/pci/drivers/pciback": (0, "")})
+    s = Setup(target, dom0, FakeRunner("drvdom"), provision=True)
     s.before = s.device_found_driver = None  # skip the state read: only the hide matters
     with pytest.raises(ReadOnlyViolation, match="xl pci-assignable-add 0000:00:05.0"):
         stages.hide_device(s)
@@ -85,18 +65,18 @@ def test_a_read_only_runner_refuses_the_hide(target):
 def test_what_the_inventory_leaves_out_is_read_from_dom0(tmp_path):
     """A minimal target on a host hidden at boot: the native driver comes from lspci's
     module for the device (pciback holds it), Dom0's kernel and initrd from /boot."""
-    from xenaccept import hostdefaults
-    from xenaccept.host import Host
+    from xenaccept.resources import hostdefaults
+    from xenaccept.resources.host import Host
     [t] = inventory.parse({"targets": [{"dom0": "xen1", "device": "00:05.0",
                                         "driver_domain": {"ssh": "192.0.2.10"}}]},
                           base=tmp_path)
     bdf = "0000:00:05.0"
-    dom0 = Replay({
-        **sysfs(bdf, (DATA / "dom0_ls-l-05.0-driver_hidden.txt").read_text().split()[-1]),
+    dom0 = FakeRunner("dom0", {
+        **sysfs(bdf, data("dom0_ls-l-05.0-driver_hidden.txt").split()[-1]),
         f"lspci -D -nnk -s {bdf}":
-            (0, "0000:" + (DATA / "dom0_lspci-nnk-s-00-05.0_hidden.txt").read_text()),
-        "uname -r": (0, (DATA / "dom0_uname-r_hidden.txt").read_text()),
-        "cat /proc/cmdline": (0, (DATA / "dom0_proc-cmdline_hidden.txt").read_text()),
+            (0, "0000:" + data("dom0_lspci-nnk-s-00-05.0_hidden.txt")),
+        "uname -r": (0, data("dom0_uname-r_hidden.txt")),
+        "cat /proc/cmdline": (0, data("dom0_proc-cmdline_hidden.txt")),
         "test -e /boot/vmlinuz-6.1.0-50-amd64": (0, ""),
         "test -e /boot/initrd.img-6.1.0-50-amd64": (0, ""),
     })
@@ -116,20 +96,37 @@ def test_what_the_inventory_leaves_out_is_read_from_dom0(tmp_path):
     assert not dom0.transcript.mutating()
 
 
-class Rebooting(Replay):
+@pytest.mark.parametrize("persist", [False, True])
+def test_the_failure_logs_read_the_devd_journal_under_both_unit_names(target, persist):
+    # started by the suite it is the transient unit; made permanent (--persist) the driver
+    # domain's own unit: the log attached to a failed step must read whichever ran
+    from xenaccept.report.facts import diagnostics
+    from xenaccept.names import DEVD_UNIT_PERSISTENT, DEVD_UNIT_RUNTIME
+    xl_list = data("dom0_xl-list_assigned-running.txt")
+    drvdom = FakeRunner("drvdom")
+    s = Setup(target, FakeRunner("dom0", {"xl list": (0, xl_list)}), drvdom, provision=False,
+              persist=persist)
+    logs = diagnostics(s)
+    assert "xl devd log (driver domain)" in logs
+    [devd] = [e.command for e in drvdom.transcript.entries if "journalctl" in e.command]
+    assert f"-u {DEVD_UNIT_RUNTIME} " in devd and f"-u {DEVD_UNIT_PERSISTENT} " in devd
+    assert "tail -n 80 /var/log/xen/xldevd.log" in devd
+
+
+class Rebooting(FakeRunner):
     """Dom0 that answers until it is told to reboot, then never again (its boot hangs)."""
 
     def __init__(self) -> None:
-        super().__init__({"cat /proc/sys/kernel/random/boot_id": (0, "b-1\n"),
-                          "systemctl reboot": (0, "")}, read_only=False)
+        super().__init__("dom0", {"cat /proc/sys/kernel/random/boot_id": (0, "b-1\n"),
+                                  "systemctl reboot": (0, "")}, read_only=False)
         self.down = False
 
-    def _execute(self, command, timeout, stdin):  # type: ignore[no-untyped-def]
+    def answer(self, command: str) -> tuple[int, str, str]:
         from xenaccept.errors import HarnessError
         if self.down:
             raise HarnessError("dom0: connection refused")
         self.down = command == "systemctl reboot"
-        return super()._execute(command, timeout, stdin)
+        return super().answer(command)
 
 
 def test_a_reboot_whose_console_goes_silent_is_a_stuck_boot_named_in_seconds(target, tmp_path):
@@ -142,7 +139,7 @@ def test_a_reboot_whose_console_goes_silent_is_a_stuck_boot_named_in_seconds(tar
     boot = (DATA / "lab_serial-log_cold-boot.txt").read_text(errors="replace")
     log.write_text(boot[: boot.index("sched_clock: Marking stable") + 80])
     t = dataclasses.replace(target, console_log=str(log))
-    s = Setup(t, Rebooting(), Replay({}), provision=True, log=lambda m: None)
+    s = Setup(t, Rebooting(), FakeRunner("drvdom"), provision=True, log=lambda m: None)
     s.console_silence_s = 1.0
     start = time.monotonic()
     with pytest.raises(HarnessError) as e:

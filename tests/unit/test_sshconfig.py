@@ -3,8 +3,8 @@
 import pytest
 
 from xenaccept.errors import InventoryError
-from xenaccept.ssh import SSHSpec
-from xenaccept.sshconfig import resolve
+from xenaccept.model.ssh import SSHSpec
+from xenaccept.transport.sshconfig import resolve
 
 
 def conf(home, text: str) -> str:

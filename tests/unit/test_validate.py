@@ -1,6 +1,6 @@
 import pytest
 
-from xenaccept import validate as v
+from xenaccept.model import validate as v
 from xenaccept.errors import InventoryError
 
 INJECTIONS = [

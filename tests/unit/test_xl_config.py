@@ -1,6 +1,6 @@
 import pytest
 
-from xenaccept.xl import parse_config, render_config
+from xenaccept.resources.xl import parse_config, render_config
 
 
 def test_render_and_parse_round_trip():

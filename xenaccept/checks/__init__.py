@@ -1,4 +1,5 @@
-"""The checkpoints, as functions of a :class:`~xenaccept.provision.Setup`, one module a
+"""The checkpoints, as functions of a :class:`~xenaccept.checks.context.Context` (the
+target and its hosts: a :class:`~xenaccept.provision.Setup` is one), one module a
 checkpoint (as the feature files go).
 
 Each one reads the hosts and raises :class:`~xenaccept.errors.CheckFailed` naming what was
@@ -6,20 +7,21 @@ expected and what was found, and where the thing is or what state it is in. None
 changes anything: they run the same in check and provision mode.
 """
 
-from .bridge import bridge_up, enslaved, forwarding
-from .device import (bound_to_pciback, hidden_how, in_pciback_slots, no_native_driver,
-                     offered_for_passthrough)
-from .driver_domain import (config_boot_files, config_is_driver_domain, config_passes_device,
-                            device_attached, device_in_driver_domain, device_netdev,
-                            driver_domain_config, native_driver_bound, pci_backend_connected,
-                            same_kernel)
-from .drivers import kernel_option, module_available
-from .guests import (FRESH, backend_connected, dom0_toolstack_works, guest_answers_ping,
-                     guest_vif, mac_learned, mac_learned_within, served_vif, unplugged,
-                     vif_connected)
-from .hotplug import devd_alive, hotplug_scripts, hotplug_scripts_parse, one_devd
-from .reboot import (booted_after_persist, driver_domain_own_config, hidden_at_boot,
-                     persistent_setup_present, started_at_boot)
+from xenaccept.checks.bridge import bridge_up, enslaved, forwarding
+from xenaccept.checks.device import (bound_to_pciback, hidden_how, in_pciback_slots,
+                                     no_native_driver, offered_for_passthrough)
+from xenaccept.checks.driver_domain import (config_boot_files, config_is_driver_domain,
+                                            config_passes_device, device_attached,
+                                            device_in_driver_domain, device_netdev,
+                                            driver_domain_config, native_driver_bound,
+                                            pci_backend_connected, same_kernel)
+from xenaccept.checks.drivers import kernel_option, module_available
+from xenaccept.checks.guests import (FRESH, backend_connected, dom0_toolstack_works,
+                                     guest_answers_ping, guest_vif, mac_learned, mac_learned_within,
+                                     served_vif, unplugged, vif_connected)
+from xenaccept.checks.hotplug import devd_alive, hotplug_scripts, hotplug_scripts_parse, one_devd
+from xenaccept.checks.reboot import (booted_after_persist, driver_domain_own_config, hidden_at_boot,
+                                     persistent_setup_present, started_at_boot)
 
 __all__ = [
     "FRESH", "backend_connected", "booted_after_persist", "bound_to_pciback", "bridge_up",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .. import validate
-from ..errors import CheckFailed
-from ..provision import Setup
+from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
+from xenaccept.model import validate
 
 
-def bridge_up(setup: Setup) -> None:
+def bridge_up(setup: Context) -> None:
     br = setup.drvdom.bridge(setup.target.bridge)
     if not br.exists:
         raise CheckFailed(f"bridge {br.name}", "present in the driver domain", "absent")
@@ -15,7 +15,7 @@ def bridge_up(setup: Setup) -> None:
         raise CheckFailed(f"bridge {br.name}", "operstate up", br.operstate)
 
 
-def enslaved(setup: Setup, iface: str) -> None:
+def enslaved(setup: Context, iface: str) -> None:
     """``iface`` is a port of the bridge (sysfs brif, exact names); if not, the message says
     where it is: a port of another bridge, of none, or no interface at all."""
     br = setup.drvdom.bridge(setup.target.bridge)
@@ -33,7 +33,7 @@ def enslaved(setup: Setup, iface: str) -> None:
                           f"{where} (ports of {br.name}: {', '.join(ports) or 'none'})")
 
 
-def forwarding(setup: Setup, iface: str) -> None:
+def forwarding(setup: Context, iface: str) -> None:
     """The port forwards: administratively up, with carrier, in STP state forwarding; the
     message names each of these that fails."""
     br = setup.drvdom.bridge(setup.target.bridge)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from .. import pci
-from ..errors import CheckFailed
-from ..kernel import hidden_bdfs
-from ..provision import Setup
-from ..xl import assignable_node
+from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
+from xenaccept.resources import pci
+from xenaccept.resources.kernel import hidden_bdfs
+from xenaccept.resources.xenstore import assignable_node
 
 
-def hidden_how(setup: Setup) -> str:
+def hidden_how(setup: Context) -> str:
     """'boot' when xen-pciback.hide names the device, 'xl' when pci-assignable-add did."""
     bdf = setup.bdf
     if bdf in hidden_bdfs(setup.dom0.kernel.cmdline):
@@ -22,21 +22,21 @@ def hidden_how(setup: Setup) -> str:
                       "neither")
 
 
-def bound_to_pciback(setup: Setup) -> None:
+def bound_to_pciback(setup: Context) -> None:
     driver = setup.dom0.pci(setup.bdf).driver
     if driver != "pciback":
         raise CheckFailed(f"/sys/bus/pci/devices/{setup.bdf}/driver", "pciback",
                           driver or "no driver bound")
 
 
-def in_pciback_slots(setup: Setup) -> None:
+def in_pciback_slots(setup: Context) -> None:
     slots = pci.pciback_slots(setup.dom0.runner)
     if setup.bdf not in slots:
         raise CheckFailed("/sys/bus/pci/drivers/pciback/slots", f"{setup.bdf} listed",
                           ", ".join(slots) or "empty")
 
 
-def no_native_driver(setup: Setup) -> None:
+def no_native_driver(setup: Context) -> None:
     dev = setup.dom0.pci(setup.bdf).lspci()
     if dev is None:
         raise CheckFailed("lspci in Dom0", f"device {setup.bdf}", "no such device")
@@ -50,7 +50,7 @@ def no_native_driver(setup: Setup) -> None:
                           f"{', '.join(ifaces)} (held by {native}?)")
 
 
-def offered_for_passthrough(setup: Setup) -> str:
+def offered_for_passthrough(setup: Context) -> str:
     bdf, dd = setup.bdf, setup.target.driver_domain.name
     assignable = setup.dom0.xl.assignable()
     if bdf in assignable:

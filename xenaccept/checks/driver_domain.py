@@ -3,13 +3,15 @@ connected, its kernel, the device driven natively inside it."""
 
 from __future__ import annotations
 
-from .. import pci, validate
-from ..errors import CheckFailed
-from ..provision import Setup
-from ..xl import CONNECTED, boot_files, parse_config, xenbus_state
+from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
+from xenaccept.model import validate
+from xenaccept.resources import pci
+from xenaccept.resources.xenstore import CONNECTED, xenbus_state
+from xenaccept.resources.xl import boot_files, parse_config
 
 
-def driver_domain_config(setup: Setup) -> dict[str, object]:
+def driver_domain_config(setup: Context) -> dict[str, object]:
     path = setup.target.config_path(setup.target.driver_domain.name)
     text = setup.dom0.read(path, once=True)
     if text is None:
@@ -17,7 +19,7 @@ def driver_domain_config(setup: Setup) -> dict[str, object]:
     return parse_config(text)
 
 
-def config_passes_device(setup: Setup) -> None:
+def config_passes_device(setup: Context) -> None:
     conf = driver_domain_config(setup)
     listed = conf.get("pci", [])
     bdfs = [validate.bdf(x.split(",")[0].split("@")[0], "pci")
@@ -27,7 +29,7 @@ def config_passes_device(setup: Setup) -> None:
                           f"pci = {listed!r}" if listed else "no pci setting")
 
 
-def config_boot_files(setup: Setup) -> None:
+def config_boot_files(setup: Context) -> None:
     """The kernel, ramdisk and disks the driver domain's config names exist in Dom0: the
     domain runs now, but would not start again without them (after an upgrade removed an
     old kernel, say)."""
@@ -37,7 +39,7 @@ def config_boot_files(setup: Setup) -> None:
                           "all present in Dom0", "missing: " + ", ".join(missing))
 
 
-def pci_backend_connected(setup: Setup) -> None:
+def pci_backend_connected(setup: Context) -> None:
     """Dom0's PCI backend for the driver domain, and the driver domain's pcifront, are
     Connected in xenstore (pcifront attached the device on its virtual bus)."""
     dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
@@ -55,14 +57,14 @@ def pci_backend_connected(setup: Setup) -> None:
                           f"{xenbus_state(setup.dom0.xl.frontend_state(be))}")
 
 
-def config_is_driver_domain(setup: Setup) -> None:
+def config_is_driver_domain(setup: Context) -> None:
     value = driver_domain_config(setup).get("driver_domain")
     if value not in (1, "1"):
         raise CheckFailed("driver domain config", "driver_domain = 1",
                           f"driver_domain = {value}" if value is not None else "not set")
 
 
-def device_attached(setup: Setup) -> None:
+def device_attached(setup: Context) -> None:
     dd = setup.target.driver_domain.name
     if setup.dom0.xl.domain(dd) is None:
         raise CheckFailed("xl list", f"domain {dd} running", "no such domain")
@@ -71,14 +73,14 @@ def device_attached(setup: Setup) -> None:
         raise CheckFailed(f"xl pci-list {dd}", setup.bdf, ", ".join(attached) or "no device")
 
 
-def same_kernel(setup: Setup) -> str:
+def same_kernel(setup: Context) -> str:
     a, b = setup.dom0.kernel.release, setup.drvdom.kernel.release
     if a != b:
         raise CheckFailed("uname -r", f"the driver domain on Dom0's kernel {a}", b)
     return a
 
 
-def device_in_driver_domain(setup: Setup) -> pci.LspciDevice:
+def device_in_driver_domain(setup: Context) -> pci.LspciDevice:
     vd = setup.dom0.pci(setup.bdf).vendor_device
     found = pci.find_by_id(setup.drvdom.runner, vd)
     if len(found) != 1:
@@ -88,7 +90,7 @@ def device_in_driver_domain(setup: Setup) -> pci.LspciDevice:
     return found[0]
 
 
-def _pcifront_said(setup: Setup) -> str:
+def _pcifront_said(setup: Context) -> str:
     """Where the device got lost between Dom0 and the driver domain, for a message."""
     dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
     attached = setup.dom0.xl.pci_list(setup.target.driver_domain.name)
@@ -98,7 +100,7 @@ def _pcifront_said(setup: Setup) -> str:
             + (f"state {xenbus_state(be.state)}" if be else "absent"))
 
 
-def native_driver_bound(setup: Setup) -> None:
+def native_driver_bound(setup: Context) -> None:
     dev = device_in_driver_domain(setup)
     want = setup.target.device.native_driver
     if dev.driver != want:
@@ -106,7 +108,7 @@ def native_driver_bound(setup: Setup) -> None:
                           dev.driver or "no driver")
 
 
-def device_netdev(setup: Setup) -> str:
+def device_netdev(setup: Context) -> str:
     dev = device_in_driver_domain(setup)
     ifaces = pci.net_interfaces(setup.drvdom.runner, dev.slot)
     if len(ifaces) != 1:

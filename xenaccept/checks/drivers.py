@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from ..errors import CheckFailed
-from ..provision import Setup
-
+from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
 
 BUILT = {"y": "built in", "m": "a module"}
 
 
-def kernel_option(setup: Setup, where: str, option: str) -> str:
+def kernel_option(setup: Context, where: str, option: str) -> str:
     host = setup.dom0 if where == "dom0" else setup.drvdom
     value = host.kernel.config(option)[option]
     if value not in BUILT:
@@ -18,7 +17,7 @@ def kernel_option(setup: Setup, where: str, option: str) -> str:
     return BUILT[value]
 
 
-def module_available(setup: Setup, where: str, module: str) -> None:
+def module_available(setup: Context, where: str, module: str) -> None:
     """modinfo finds the module (a file, or built in), and no modprobe rule keeps it from
     loading: a ``blacklist`` (udev loads drivers by alias) or an ``install`` command that
     does not load it. Such a rule does not unload a module loaded already: it breaks the

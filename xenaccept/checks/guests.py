@@ -3,13 +3,13 @@ reaching the bridge, their answers coming back; Dom0 fine while the driver domai
 
 from __future__ import annotations
 
-from .. import wait
-from ..bridge import Bridge
-from ..errors import CheckFailed
-from ..guest_payload import guest_link_local
-from ..provision import Setup
-from ..xl import CONNECTED, Backend, state_words, xenbus_state
-
+from xenaccept.images.guest_payload import guest_link_local
+from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
+from xenaccept.resources.bridge import Bridge
+from xenaccept.resources.xenstore import CONNECTED, Backend, xenbus_state
+from xenaccept.resources.xl import state_words
+from xenaccept.transport import wait
 
 FRESH = 5               # seconds: a guest's MAC counts as learned when a frame refreshed it
                         # this recently (the suite's guests send one a second)
@@ -21,7 +21,7 @@ def vif_ids(vif: str) -> tuple[int, int]:
     return int(domid), int(devid)
 
 
-def served_vif(setup: Setup, guest: str) -> tuple[str, str]:
+def served_vif(setup: Context, guest: str) -> tuple[str, str]:
     """``(vif<domid>.<devid>, MAC)`` of the guest's vif that the driver domain serves."""
     dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
     dom = setup.dom0.xl.domain(guest)
@@ -38,11 +38,11 @@ def served_vif(setup: Setup, guest: str) -> tuple[str, str]:
     return f"vif{dom.domid}.{served[0].devid}", served[0].mac
 
 
-def guest_vif(setup: Setup, guest: str) -> str:
+def guest_vif(setup: Context, guest: str) -> str:
     return served_vif(setup, guest)[0]
 
 
-def vif_connected(setup: Setup, guest: str) -> None:
+def vif_connected(setup: Context, guest: str) -> None:
     """The guest's vif backend in the driver domain is Connected in xenstore and its
     hotplug script reported success (hotplug-status connected); Dom0 reads both. A vif
     enslaved and forwarding can still have a backend that never connected, or one that
@@ -50,7 +50,7 @@ def vif_connected(setup: Setup, guest: str) -> None:
     backend_connected(setup, guest, served_vif(setup, guest)[0])
 
 
-def backend_connected(setup: Setup, guest: str, vif: str) -> None:
+def backend_connected(setup: Context, guest: str, vif: str) -> None:
     """The backend of ``vif`` (vif<domid>.<devid>) Connected, hotplug-status connected."""
     domid, devid = vif_ids(vif)
     dd = setup.dom0.xl.domain(setup.target.driver_domain.name)
@@ -69,7 +69,7 @@ def backend_connected(setup: Setup, guest: str, vif: str) -> None:
                           f"hotplug-status {status or 'absent'}")
 
 
-def unplugged(setup: Setup, guest: str, vif: str, timeout: float = 60.0) -> None:
+def unplugged(setup: Context, guest: str, vif: str, timeout: float = 60.0) -> None:
     """After ``xl network-detach``: the vif's interface leaves the bridge and its backend
     leaves xenstore (hotplug's offline ran), within ``timeout``."""
     domid, devid = vif_ids(vif)
@@ -80,14 +80,14 @@ def unplugged(setup: Setup, guest: str, vif: str, timeout: float = 60.0) -> None
         return vif not in br.ports() and (dd is None or (domid, devid) not in
                                           setup.dom0.xl.backends(dd.domid))
     try:
-        wait.until(gone, timeout=timeout, what=f"{vif} of {guest} unplugged")
+        setup.until(gone, timeout=timeout, what=f"{vif} of {guest} unplugged")
     except wait.WaitTimeout:
         raise CheckFailed(f"{vif} of {guest} after xl network-detach",
                           f"gone from {br.name} and from xenstore within {timeout:g} s",
                           f"ports of {br.name}: {', '.join(br.ports()) or 'none'}") from None
 
 
-def _learned_on(setup: Setup, br: Bridge, guest: str, vif: str, mac: str) -> str:
+def _learned_on(setup: Context, br: Bridge, guest: str, vif: str, mac: str) -> str:
     """``mac`` learned on ``vif`` from a frame at most :data:`FRESH` seconds old. An entry
     can outlive the traffic that made it by minutes (the bridge ages entries out after
     300 s): a stale one is named with its age, and with what keeps the guest's frames
@@ -108,7 +108,7 @@ def _learned_on(setup: Setup, br: Bridge, guest: str, vif: str, mac: str) -> str
                       f"{FRESH} s", found + (f" ({why})" if why else ""))
 
 
-def _why_silent(setup: Setup, br: Bridge, guest: str, vif: str) -> str:
+def _why_silent(setup: Context, br: Bridge, guest: str, vif: str) -> str:
     """What Dom0 and the bridge show that keeps a guest's frames away ('' when nothing)."""
     said = []
     dom = setup.dom0.xl.domain(guest)
@@ -123,12 +123,12 @@ def _why_silent(setup: Setup, br: Bridge, guest: str, vif: str) -> str:
     return "; ".join(said)
 
 
-def mac_learned(setup: Setup, guest: str) -> str:
+def mac_learned(setup: Context, guest: str) -> str:
     return _learned_on(setup, setup.drvdom.bridge(setup.target.bridge), guest,
                        *served_vif(setup, guest))
 
 
-def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
+def mac_learned_within(setup: Context, guest: str, timeout: float) -> str:
     """:func:`mac_learned`, polled: a guest is given ``timeout`` seconds to send a frame.
     A guest found silent (a quiet guest of the operator's sends nothing for minutes) is
     asked for one, once: the driver domain pings it, as :func:`guest_answers_ping` does,
@@ -150,7 +150,7 @@ def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
             return None
 
     try:
-        return wait.until(probe, timeout=timeout, what=f"{guest}'s MAC learned by the bridge")
+        return setup.until(probe, timeout=timeout, what=f"{guest}'s MAC learned by the bridge")
     except wait.WaitTimeout:
         if last:
             e = last[0]
@@ -161,7 +161,7 @@ def mac_learned_within(setup: Setup, guest: str, timeout: float) -> str:
         raise
 
 
-def dom0_toolstack_works(setup: Setup) -> None:
+def dom0_toolstack_works(setup: Context) -> None:
     """Dom0 answers, xl answers, and Dom0 itself is running."""
     domains = {d.name: d for d in setup.dom0.xl.domains()}
     if "Domain-0" not in domains:
@@ -170,7 +170,7 @@ def dom0_toolstack_works(setup: Setup) -> None:
         raise CheckFailed("xl info in Dom0", "a xen_version", "none")
 
 
-def guest_answers_ping(setup: Setup, guest: str) -> None:
+def guest_answers_ping(setup: Context, guest: str) -> None:
     """The driver domain pings the guest across the bridge, at the IPv6 link-local address
     the guest's kernel derives from its MAC (EUI-64): replies prove traffic both ways
     without any address on the LAN."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..errors import CheckFailed
-from ..provision import Setup
+from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed
 
 
-def hotplug_scripts(setup: Setup, script: str) -> list[str]:
+def hotplug_scripts(setup: Context, script: str) -> list[str]:
     """``script`` present and executable (the toolstack runs it); every helper it sources,
     transitively, present (they are sourced, so Debian ships them mode 644)."""
     hp = setup.drvdom.hotplug
@@ -21,7 +21,7 @@ def hotplug_scripts(setup: Setup, script: str) -> list[str]:
     return [s.path for s in (main, *helpers)]
 
 
-def hotplug_scripts_parse(setup: Setup, script: str) -> None:
+def hotplug_scripts_parse(setup: Context, script: str) -> None:
     """bash parses ``script`` and every helper it sources (``bash -n``: nothing runs). A
     script with a syntax error is there and executable, yet plugs no vif: the toolstack
     waits for its hotplug-status, which never comes."""
@@ -35,7 +35,7 @@ def hotplug_scripts_parse(setup: Setup, script: str) -> None:
                                     for n, e in errors.items()))
 
 
-def one_devd(setup: Setup) -> int:
+def one_devd(setup: Context) -> int:
     pids = setup.drvdom.hotplug.devd_pids()
     if len(pids) != 1:
         raise CheckFailed("processes in the driver domain", "exactly one `xl devd`",
@@ -48,7 +48,7 @@ STOPPED = {"T": "stopped (by a signal: it handles no event until SIGCONT)",
            "X": "dead"}
 
 
-def devd_alive(setup: Setup) -> None:
+def devd_alive(setup: Context) -> None:
     """The one xl devd is not stopped, traced or dead: a stopped daemon is still listed
     by ps, but plugs nothing."""
     pid = one_devd(setup)

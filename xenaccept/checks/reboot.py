@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from ..errors import CheckFailed
-from ..kernel import hidden_bdfs
-from ..provision import Setup, persist
-from ..xl import assignable_node
-from .bridge import enslaved
-from .device import bound_to_pciback
+from xenaccept.checks.bridge import enslaved
+from xenaccept.checks.context import Context
+from xenaccept.checks.device import bound_to_pciback
+from xenaccept.errors import CheckFailed
+from xenaccept.names import DEVD_UNIT_PERSISTENT, DOMAINS_UNIT, READY_KEY, READY_UNIT
+from xenaccept.resources.kernel import hidden_bdfs
+from xenaccept.resources.xenstore import assignable_node
 
 
-def persistent_setup_present(setup: Setup) -> bool:
+def persistent_setup_present(setup: Context) -> bool:
     """Whether Dom0 holds a permanent setup (the autostart unit enabled)."""
-    return setup.dom0.runner.run("systemctl", "is-enabled", "--quiet", persist.UNIT).ok
+    return setup.dom0.runner.run("systemctl", "is-enabled", "--quiet", DOMAINS_UNIT).ok
 
 
-def booted_after_persist(setup: Setup) -> None:
+def booted_after_persist(setup: Context) -> None:
     """Provision mode: the boot Dom0 runs began after the setup was made permanent (its
     boot id changed across the suite's reboot). Check mode: the autostart unit ran in the
     boot Dom0 runs now."""
@@ -27,13 +28,13 @@ def booted_after_persist(setup: Setup) -> None:
                               f"a new boot after the suite's reboot ({after})",
                               f"{now} (before the reboot: {before})")
         return
-    r = setup.dom0.runner.run("systemctl", "is-active", persist.UNIT)
+    r = setup.dom0.runner.run("systemctl", "is-active", DOMAINS_UNIT)
     if r.stdout.strip() != "active":
-        raise CheckFailed(f"{persist.UNIT} in Dom0", "active (run in this boot)",
+        raise CheckFailed(f"{DOMAINS_UNIT} in Dom0", "active (run in this boot)",
                           r.stdout.strip() or r.stderr.strip())
 
 
-def hidden_at_boot(setup: Setup) -> None:
+def hidden_at_boot(setup: Context) -> None:
     bdf = setup.bdf
     cmdline = setup.dom0.kernel.cmdline
     if bdf not in hidden_bdfs(cmdline):
@@ -45,12 +46,12 @@ def hidden_at_boot(setup: Setup) -> None:
     bound_to_pciback(setup)
 
 
-def started_at_boot(setup: Setup) -> None:
+def started_at_boot(setup: Context) -> None:
     r = setup.dom0.runner.run("systemctl", "show", "-p", "UnitFileState,ActiveState",
-                              persist.UNIT)
+                              DOMAINS_UNIT)
     props = dict(line.partition("=")[::2] for line in r.stdout.splitlines())
     if props.get("UnitFileState") != "enabled" or props.get("ActiveState") != "active":
-        raise CheckFailed(f"{persist.UNIT} in Dom0", "enabled and active",
+        raise CheckFailed(f"{DOMAINS_UNIT} in Dom0", "enabled and active",
                           f"{props.get('UnitFileState', '?')} and "
                           f"{props.get('ActiveState', '?')}")
     t = setup.target
@@ -61,18 +62,18 @@ def started_at_boot(setup: Setup) -> None:
                           f"not running: {', '.join(missing)}")
 
 
-def driver_domain_own_config(setup: Setup) -> None:
+def driver_domain_own_config(setup: Context) -> None:
     """xl devd and the bridge were brought up by the driver domain's own units (not by the
     suite over SSH), and it told Dom0 so (its readiness flag in xenstore)."""
-    r = setup.drvdom.runner.run("systemctl", "is-active", "xenaccept-devd.service",
-                                "xenaccept-ready.service", "systemd-networkd.service")
+    units = (DEVD_UNIT_PERSISTENT, READY_UNIT, "systemd-networkd.service")
+    r = setup.drvdom.runner.run("systemctl", "is-active", *units)
     states = r.stdout.split()
     if states != ["active"] * 3:
         raise CheckFailed(f"units in {setup.drvdom.name}",
-                          "xenaccept-devd, xenaccept-ready, systemd-networkd active",
+                          ", ".join(u.removesuffix(".service") for u in units) + " active",
                           " ".join(states) or r.stderr.strip())
     dom = setup.dom0.xl.domain(setup.target.driver_domain.name)
-    key = f"/local/domain/{dom.domid if dom else '?'}/{persist.READY_KEY}"
+    key = f"/local/domain/{dom.domid if dom else '?'}/{READY_KEY}"
     flag = setup.dom0.runner.run("xenstore-read", key)
     if flag.stdout.strip() != "1":
         raise CheckFailed(f"xenstore {key}", "1 (the driver domain is ready)",

@@ -1,28 +1,25 @@
 """The stages of the setup, each a small unit that builds itself and pushes its own undo.
 
-A stage gets the :class:`~xenaccept.provision.setup.Setup` (hosts, target, journal, log)
-and changes the hosts only through it. Order: :class:`Stage`.
+A stage gets the run's :class:`~xenaccept.provision.context.StageContext` (hosts, target,
+journal, log) and changes the hosts only through it. Order: :class:`Stage`; the last one,
+the setup made permanent, is :func:`xenaccept.provision.lifecycle.persistent`.
 """
 
 from __future__ import annotations
 
 import enum
 import secrets
-from typing import TYPE_CHECKING
 
-from .. import guest_payload, state, wait
-from . import persist
-from ..bridge import Bridge
-from ..drvdom_image import WORK, DriverDomainImage, Personal
-from ..errors import CheckFailed, HarnessError
-from ..ssh import SSHRunner
-from ..xl import render_config
-
-if TYPE_CHECKING:
-    from .setup import Setup
-
-MARKER = "# written by xenaccept"
-PCIBACK_LOADED = f"{WORK}/loaded-xen-pciback"
+from xenaccept.images import guest_payload
+from xenaccept.images.drvdom_image import DriverDomainImage, Personal
+from xenaccept.errors import CheckFailed, HarnessError
+from xenaccept.model import state
+from xenaccept.names import DEVD_UNIT_PERSISTENT, DEVD_UNIT_RUNTIME, GUEST_PAYLOAD_DIR, MARKER, PCIBACK_LOADED
+from xenaccept.provision.context import StageContext
+from xenaccept.provision.persist.apply import write_boot_hide
+from xenaccept.resources.bridge import Bridge
+from xenaccept.resources.xl import render_config
+from xenaccept.transport.ssh import SSHRunner
 
 
 class Stage(enum.IntEnum):
@@ -36,15 +33,16 @@ class Stage(enum.IntEnum):
     PERSISTED = 6   # --persist only: made permanent, and the host rebooted into it
 
 
-def until_forwarding(br: Bridge, port: str, *, timeout: float, what: str) -> None:
+def until_forwarding(s: StageContext, br: Bridge, port: str, *, timeout: float,
+                     what: str) -> None:
     """Wait for ``port`` to forward on ``br``, one `bridge -j link` a poll. Enslaved is not
     enough: a port forwards once its link is up (the bridge up; for a guest's vif, once
     its netfront has connected, about 10 s after enslavement on Linux 6.12)."""
-    wait.until(lambda: br.port_states().get(port) == "forwarding", timeout=timeout,
-               what=f"{what} and forwarding", last_seen=lambda: f"ports {br.port_states()}")
+    s.until(lambda: br.port_states().get(port) == "forwarding", timeout=timeout,
+            what=f"{what} and forwarding", last_seen=lambda: f"ports {br.port_states()}")
 
 
-def hide_device(s: Setup) -> None:
+def hide_device(s: StageContext) -> None:
     """The device on pciback: ``xl pci-assignable-add`` (xen-pciback loaded first when the
     host has not loaded it: Debian loads it only on demand)."""
     dev = s.dom0.pci(s.bdf)
@@ -53,7 +51,7 @@ def hide_device(s: Setup) -> None:
     if dev.driver == "pciback":
         s.log(f"{s.bdf} already on pciback (hidden at boot or before): left as found")
         if s.persist:
-            persist.write_boot_hide(s, s.record)
+            write_boot_hide(s, s.record)
         return
     if not s.dom0.file_exists("/sys/bus/pci/drivers/pciback"):
         # a note in the work dir tells a later `teardown` of a kept setup to unload it
@@ -67,10 +65,10 @@ def hide_device(s: Setup) -> None:
     s.journal.push(f"give {s.bdf} back to {s.device_found_driver or 'no driver'}",
                    lambda: s.dom0.xl.assignable_remove(s.bdf, rebind=True), running_only=True)
     if s.persist:  # hidden at boot too from the next boot on
-        persist.write_boot_hide(s, s.record)
+        write_boot_hide(s, s.record)
 
 
-def write_config(s: Setup, domain: str, items: dict[str, str | int | list[str]]) -> str:
+def write_config(s: StageContext, domain: str, items: dict[str, str | int | list[str]]) -> str:
     path = s.target.config_path(domain)
     old = s.dom0.read(path)
     if old is not None and MARKER not in old:
@@ -82,7 +80,7 @@ def write_config(s: Setup, domain: str, items: dict[str, str | int | list[str]])
     return path
 
 
-def create(s: Setup, domain: str, path: str) -> None:
+def create(s: StageContext, domain: str, path: str) -> None:
     if s.dom0.xl.domain(domain) is not None:
         raise HarnessError(f"a domain named {domain} already runs and this run did not start "
                            "it: destroy it first, or check it with check mode")
@@ -91,7 +89,7 @@ def create(s: Setup, domain: str, path: str) -> None:
     s.started.append(domain)
 
 
-def driver_domain_disk(s: Setup) -> tuple[str, str]:
+def driver_domain_disk(s: StageContext) -> tuple[str, str]:
     """The xl disk and ramdisk of the driver domain: the operator's (Dom0's initrd unless
     the inventory names one), or an image the suite builds in Dom0 from Dom0's own system,
     with a client key made for this run and a host key generated for the domain and pinned
@@ -121,7 +119,7 @@ def driver_domain_disk(s: Setup) -> tuple[str, str]:
     return f"format=raw,vdev=xvda,access=rw,target={built.path}", ramdisk
 
 
-def driver_domain(s: Setup) -> None:
+def driver_domain(s: StageContext) -> None:
     dd = s.target.driver_domain
     disk, ramdisk = driver_domain_disk(s)
     path = write_config(s, dd.name, {
@@ -133,11 +131,11 @@ def driver_domain(s: Setup) -> None:
     s.wait_driver_domain()
 
 
-def backend_daemon(s: Setup) -> None:
+def backend_daemon(s: StageContext) -> None:
     hp = s.drvdom.hotplug
     if s.persisted:  # the driver domain starts it by itself, from its own config
-        wait.until(hp.devd_pids, timeout=120, what="xl devd to run in the driver domain "
-                   "(xenaccept-devd.service, its own boot config)")
+        s.until(hp.devd_pids, timeout=120, what="xl devd to run in the driver domain "
+                f"({DEVD_UNIT_PERSISTENT}, its own boot config)")
         return
     if hp.devd_pids():
         s.log("xl devd already runs in the driver domain: left as found")
@@ -145,20 +143,20 @@ def backend_daemon(s: Setup) -> None:
     xl = hp.xl_path()
     if xl is None:
         raise CheckFailed("backend daemon", "xl installed in the driver domain", "no xl")
-    unit = "xenaccept-xldevd"
+    unit = DEVD_UNIT_RUNTIME
     s.drvdom.runner.run("systemd-run", "--quiet", "--collect", f"--unit={unit}", xl, "devd",
                         "-F", mutates=True, check=True)
     s.journal.push(f"stop xl devd ({unit}) in {s.target.driver_domain.name}",
                    lambda: s.unless_started(lambda: s.drvdom.runner.run(
                        "systemctl", "stop", unit, mutates=True)), running_only=True)
-    wait.until(hp.devd_pids, timeout=30, what="xl devd to run in the driver domain")
+    s.until(hp.devd_pids, timeout=30, what="xl devd to run in the driver domain")
 
 
-def bridge(s: Setup) -> None:
+def bridge(s: StageContext) -> None:
     br = s.drvdom.bridge(s.target.bridge)
     nic = s.target.driver_domain.nic
     if s.persisted:  # systemd-networkd in the driver domain makes it at boot
-        until_forwarding(br, nic, timeout=120, what=f"{nic} enslaved to {br.name} by the "
+        until_forwarding(s, br, nic, timeout=120, what=f"{nic} enslaved to {br.name} by the "
                          "driver domain's own systemd-networkd config")
         return
     if br.exists:
@@ -167,10 +165,10 @@ def bridge(s: Setup) -> None:
     br.create_with(nic)
     s.journal.push(f"remove bridge {br.name} in {s.target.driver_domain.name}",
                    lambda: s.unless_started(lambda: br.remove(nic)), running_only=True)
-    until_forwarding(br, nic, timeout=60, what=f"{nic} enslaved to {br.name}")
+    until_forwarding(s, br, nic, timeout=60, what=f"{nic} enslaved to {br.name}")
 
 
-def guest_items(s: Setup, index: int, name: str) -> dict[str, str | int | list[str]]:
+def guest_items(s: StageContext, index: int, name: str) -> dict[str, str | int | list[str]]:
     """The xl config of guest ``index``: the suite's payload, or the operator's own
     kernel, ramdisk and arguments."""
     t, g = s.target, s.target.guests
@@ -184,12 +182,12 @@ def guest_items(s: Setup, index: int, name: str) -> dict[str, str | int | list[s
             "vif": [f"mac={g.mac(index)},bridge={t.bridge},backend={t.driver_domain.name}"]}
 
 
-def guests(s: Setup) -> None:
+def guests(s: StageContext) -> None:
     t = s.target
     if t.guests.built and s.payload is None:
         s.work_dir()
-        s.journal.push(f"remove the guests' ramdisk {guest_payload.DIR}",
-                       lambda: s.dom0.runner.run("rm", "-rf", guest_payload.DIR,
+        s.journal.push(f"remove the guests' ramdisk {GUEST_PAYLOAD_DIR}",
+                       lambda: s.dom0.runner.run("rm", "-rf", GUEST_PAYLOAD_DIR,
                                                  mutates=True, check=True))
         s.payload = guest_payload.build(s.dom0.runner, s.dom0.kernel.release, log=s.log)
     for i, name in enumerate(t.guests.names):
@@ -197,21 +195,5 @@ def guests(s: Setup) -> None:
     br = s.drvdom.bridge(t.bridge)
     for name in t.guests.names:
         vif = s.vif_name(name)
-        until_forwarding(br, vif or "?", timeout=180,
+        until_forwarding(s, br, vif or "?", timeout=180,
                          what=f"{vif} of {name} enslaved to {br.name}")
-
-
-def persistent(s: Setup) -> None:
-    """The running setup made permanent (:mod:`.persist`; the boot-time hide was written with
-    the run-time one), then the host rebooted for real and everything waited for as it
-    comes back by itself."""
-    persist.write_driver_domain(s)
-    s.persisted = True
-    persist.write_autostart(s, s.record)
-    s.reboot_into_persistent()
-
-
-BUILD = {Stage.DEVICE_HIDDEN: hide_device, Stage.DRIVER_DOMAIN: driver_domain,
-         Stage.BACKEND_DAEMON: backend_daemon, Stage.BRIDGE: bridge, Stage.GUESTS: guests,
-         Stage.PERSISTED: persistent}
-

@@ -1,0 +1,1 @@
+"""The command line: ``python -m xenaccept`` or ``xenaccept`` (init, teardown)."""

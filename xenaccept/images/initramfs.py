@@ -1,0 +1,61 @@
+"""A small initramfs built in Dom0 from Dom0's own files: an ``/init`` script, a few tools
+with the libraries ``ldd`` names (each at its own path, where the loader looks without
+help), and kernel modules with their dependencies in load order (``/xenaccept/mod/order``,
+loaded by ``/init`` with insmod). Nothing is taken from Dom0's initrd, so its format and
+its module selection (a targeted ``MODULES=dep`` initrd lacks the Xen front-ends) do not
+matter.
+
+Used for the guests' payload and for the driver domain's boot (its root on ``/dev/xvda``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xenaccept.errors import HarnessError
+from xenaccept.transport.runner import Runner
+
+# $1 work dir, $2 kernel release, $3 output, $4 modules (space-separated), then the tools;
+# /init on stdin. Prints the archive's size in kB.
+_BUILD = r"""set -e
+w=$1; rel=$2; out=$3; mods=$4; shift 4
+rm -rf "$w"; mkdir -p "$w/xenaccept/bin" "$w/xenaccept/mod" "$w/dev" \
+    "$w/proc" "$w/sys" "$w/tmp" "$w/bin" "$w/root"
+cat > "$w/init"; chmod 755 "$w/init"
+mknod "$w/dev/console" c 5 1
+mknod "$w/dev/null" c 1 3  # the guests' init sends ping's output there
+for t in "$@"; do
+    p=$(command -v "$t") || { echo "Dom0 has no $t" >&2; exit 3; }
+    cp -L "$p" "$w/xenaccept/bin/$t"
+    ldd "$p" | while read -r a b c d; do
+        case "$b" in
+            "=>") [ -e "$c" ] && mkdir -p "$w${c%/*}" && cp -L "$c" "$w$c" ;;
+            *) case "$a" in /*) mkdir -p "$w${a%/*}"; cp -L "$a" "$w$a" ;; esac ;;
+        esac
+    done
+done
+ln -s ../xenaccept/bin/dash "$w/bin/sh"
+ln -s kmod "$w/xenaccept/bin/insmod"
+for m in $mods; do
+    modprobe --set-version "$rel" --show-depends "$m" | while read -r kind path rest; do
+        [ "$kind" = insmod ] || continue
+        grep -qx "${path##*/}" "$w/xenaccept/mod/order" 2>/dev/null && continue
+        cp "$path" "$w/xenaccept/mod/"; echo "${path##*/}" >> "$w/xenaccept/mod/order"
+    done
+done
+[ -s "$w/xenaccept/mod/order" ] || echo "" > "$w/xenaccept/mod/order"
+(cd "$w" && find . | cpio -o -H newc --quiet) > "$out.tmp"
+mv "$out.tmp" "$out"
+rm -rf "$w"
+du -k "$out" | cut -f1
+"""
+
+
+def build(dom0: Runner, release: str, path: str, init: str, tools: Sequence[str],
+          modules: Sequence[str], *, what: str) -> int:
+    """Build the archive at ``path`` in Dom0 (its directory exists); returns its size in kB."""
+    r = dom0.run("sh", "-c", _BUILD, "sh", f"{path}.stage", release, path, " ".join(modules),
+                 *tools, stdin=init, mutates=True, timeout=300)
+    if not r.ok:
+        raise HarnessError(f"building {what} in Dom0 failed: {r.describe()}")
+    return int(r.stdout.split()[-1])

@@ -1,0 +1,27 @@
+"""How to reach a host over SSH, as the inventory says it: a plain value, free of any SSH
+library (the transport, :mod:`xenaccept.transport.ssh`, resolves and connects it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SSHSpec:
+    """How to reach a host. Unset fields come from the user's ssh_config (``Host`` aliases,
+    HostName, User, Port, IdentityFile, UserKnownHostsFile, ProxyJump), then OpenSSH's
+    defaults (port 22, ~/.ssh/known_hosts, the default identities and ssh-agent)."""
+
+    host: str                          # an address, or a Host alias of the ssh_config
+    port: int | None = None            # None: ssh_config's Port, else 22
+    user: str | None = None            # None: ssh_config's User, else root
+    key_file: str | None = None        # None: ssh_config's IdentityFile(s), default keys, agent
+    known_hosts: str | None = None     # None: ssh_config's UserKnownHostsFile, else ~/.ssh/known_hosts
+    jump: SSHSpec | None = None        # a jump host given by the suite (e.g. Dom0), before ProxyJump
+    ssh_config: str | None = None      # None: ~/.ssh/config when it exists; "" for none
+    connect_timeout: float = 15.0
+
+    @property
+    def address(self) -> str:
+        return f"{self.user or ''}{'@' if self.user else ''}{self.host}" + \
+            (f":{self.port}" if self.port else "")

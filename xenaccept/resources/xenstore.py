@@ -1,0 +1,56 @@
+"""What xenstore says, as Dom0's ``xenstore-ls`` prints it: backends and their xenbus
+states, and the record libxl keeps of a device it made assignable."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from xenaccept.model import validate
+
+CONNECTED = 4  # the xenbus state of a connected backend or frontend
+XENBUS_STATES = {0: "Unknown", 1: "Initialising", 2: "InitWait", 3: "Initialised",
+                 4: "Connected", 5: "Closing", 6: "Closed", 7: "Reconfiguring",
+                 8: "Reconfigured"}
+
+
+def xenbus_state(value: int | None) -> str:
+    """``4`` -> ``4 (Connected)``: a state as a message shows it."""
+    if value is None:
+        return "absent"
+    return f"{value} ({XENBUS_STATES.get(value, '?')})"
+
+
+@dataclass(frozen=True)
+class Backend:
+    frontend_domid: int
+    devid: int
+    nodes: dict[str, str]          # the backend's own nodes: state, hotplug-status, ...
+
+    @property
+    def state(self) -> int | None:
+        v = self.nodes.get("state", "")
+        return int(v) if v.isdigit() else None
+
+
+_XS_LINE = re.compile(r'^(/\S+) = "(.*)"$')
+
+
+def parse_backends(text: str) -> dict[tuple[int, int], Backend]:
+    """``xenstore-ls -f /local/domain/D/backend/KIND`` -> {(frontend domid, devid):
+    Backend}, with the nodes directly under each backend's directory."""
+    nodes: dict[tuple[int, int], dict[str, str]] = {}
+    for line in text.splitlines():
+        m = _XS_LINE.match(line.strip())
+        if not m:
+            continue
+        parts = m.group(1).split("/")   # '', local, domain, D, backend, KIND, F, DEV, node
+        if len(parts) == 9 and parts[6].isdigit() and parts[7].isdigit():
+            nodes.setdefault((int(parts[6]), int(parts[7])), {})[parts[8]] = m.group(2)
+    return {k: Backend(k[0], k[1], v) for k, v in nodes.items()}
+
+
+def assignable_node(bdf: str) -> str:
+    """Where libxl records the driver of a device it made assignable."""
+    b = validate.bdf(bdf)
+    return f"/libxl/pci/{b.replace(':', '-').replace('.', '-')}/driver_path"

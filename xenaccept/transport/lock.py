@@ -1,0 +1,66 @@
+"""One run at a time per host: a ``flock`` on Dom0 held for as long as the run's SSH
+connection lives (a holder process that ends when its channel closes or the link drops).
+
+A provisioning run takes the lock exclusively (creating ``/run/lock/xenaccept.lock``, on a
+tmpfs); a check run takes it shared, and only if the file exists, so that check mode creates
+nothing. Check runs may overlap each other, never a provisioning run.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import paramiko
+
+from xenaccept.errors import HarnessError
+from xenaccept.names import LOCK_FILE
+from xenaccept.transport.ssh import SSHRunner
+
+BUSY = 75
+
+
+class HostLocked(HarnessError):
+    """Another run holds the host."""
+
+
+class HostLock:
+    def __init__(self, runner: SSHRunner, channel: paramiko.Channel | None) -> None:
+        self.runner = runner
+        self.channel = channel
+
+    def release(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+
+
+def acquire(runner: SSHRunner, *, exclusive: bool, timeout: float = 20.0) -> HostLock:
+    mode = "-x" if exclusive else "-s"
+    holder = "echo locked; exec cat >/dev/null"
+    command = shlex.join(["flock", "-n", "-E", str(BUSY), mode, LOCK_FILE, "sh", "-c", holder])
+    if not exclusive:  # only if the file exists: a check run creates nothing
+        command = shlex.join(["sh", "-c", '[ -e "$1" ] || { echo unlocked; exit 0; }; '
+                              'shift; exec "$@"', "sh", LOCK_FILE, *shlex.split(command)])
+    channel = runner.open_channel(command, timeout=timeout)
+    first = b""
+    while not first.endswith(b"\n"):
+        try:
+            chunk = channel.recv(64)
+        except TimeoutError as e:
+            channel.close()
+            raise HarnessError(f"{runner.name}: no answer from flock within {timeout:g} s") from e
+        if not chunk:
+            break
+        first += chunk
+    if first.strip() == b"locked":
+        return HostLock(runner, channel)
+    if first.strip() == b"unlocked":
+        channel.close()
+        return HostLock(runner, None)  # no provisioning run ever locked this host
+    status = channel.recv_exit_status()
+    channel.close()
+    if status == BUSY:
+        raise HostLocked(
+            f"{runner.name} ({runner.spec.address}) is locked by another xenaccept run "
+            f"({LOCK_FILE}); refusing to run concurrently")
+    raise HarnessError(f"{runner.name}: could not take {LOCK_FILE} (flock exited {status})")
