@@ -38,7 +38,7 @@ def state_flavour(st: dict | None) -> str:
 
 
 def suite_state_dir(st: dict | None = None) -> Path:
-    """Where the suite keeps what it made for this lab's target (xenaccept/state.py): the
+    """Where the suite keeps what it made for this lab's target (xenaccept/model/state.py): the
     driver domain's client key and its pinned host key. The lab has no key of its own for
     the driver domain: the suite builds that domain, with keys made for the run."""
     base = os.environ.get("XENACCEPT_STATE") or os.path.join(
