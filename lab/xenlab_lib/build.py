@@ -8,6 +8,7 @@ than the default, that flavour's image entry (flavours.py). Builds go to a temp 
 atomically into place, so an interrupted build never looks cached."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -190,6 +191,17 @@ def build(force: bool = False, flavour: str = flavours.DEFAULT) -> Path:
         raise LabError("build needs root (debootstrap, chroot)")
     images = final.parent
     images.mkdir(parents=True, exist_ok=True)
+    # one build of these images at a time (a second one would remove the first one's work
+    # folder below): it waits, then finds them built
+    lock = open(images / f".build-{h}.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        clock.log("another build of these images is under way: waiting for it")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (final / "manifest.json").is_file() and not force:
+            clock.log(f"images built meanwhile ({flavour}): {final}")
+            return final
     for stale in images.glob(f".tmp-{h}-*"):
         shutil.rmtree(stale, ignore_errors=True)
     tmp = images / f".tmp-{h}-{os.getpid()}"
@@ -251,8 +263,8 @@ def build(force: bool = False, flavour: str = flavours.DEFAULT) -> Path:
             shutil.rmtree(final)
         tmp.rename(final)
     except BaseException:
-        clock.log(f"build failed (its trace: {log}); removing {tmp}")
         shutil.rmtree(tmp, ignore_errors=True)
+        clock.log(f"build failed (its trace: {log}); {tmp} removed")
         raise
     clock.log(f"images built in {final}")
     return final
