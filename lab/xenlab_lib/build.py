@@ -62,7 +62,7 @@ def _base_rootfs(clock: Clock, flavour: str, log: Path) -> Path:
     tmp = base / f".tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     clock.log(f"debootstrap {suite(flavour)} minbase + {len(recipe.PACKAGES)} packages "
-              f"(~2.5 min) into {tmp}")
+              f"(about 2 min) into {tmp}")
     run(["debootstrap", "--variant=minbase", "--include=" + ",".join(recipe.PACKAGES),
          suite(flavour), str(tmp), recipe.MIRROR], timeout=1800, log=log)
     tmp.rename(done)
