@@ -4,7 +4,7 @@ boot (its stages, its silence) is the suite's own knowledge of a Xen host's cons
 xenaccept/console.py, read here as the suite reads an operator's console log.
 
 SILENCE_S was chosen from boot timelines measured on this machine (lab/README.md, "A stuck
-boot"): a healthy boot's longest silence before Dom0 answered was 3.8-6.0 s, and the hang a
+boot"): a healthy boot's longest silence before Dom0 answered was 2.8-9.8 s, and the hang a
 newcomer met was silent for 15 minutes."""
 from __future__ import annotations
 

@@ -163,3 +163,35 @@ def test_the_inventory_names_a_console_log_that_exists(target, tmp_path):
     d["targets"][0]["console_log"] = str(tmp_path / "nope.log")
     with pytest.raises(Exception, match=r"console_log: .*does not exist"):
         inventory.parse({"targets": d["targets"][:1]}, base=tmp_path)
+
+
+class BackAfterSilence(FakeRunner):
+    """Dom0 that answers from a new boot at the first poll after the reboot."""
+
+    def __init__(self) -> None:
+        super().__init__("dom0", {"systemctl reboot": (0, "")}, read_only=False)
+        self.polls = 0
+        self.rebooted = False
+
+    def answer(self, command: str) -> tuple[int, str, str]:
+        if command == "systemctl reboot":
+            self.rebooted = True
+            return 0, "", ""
+        if not self.rebooted:
+            return 0, "b-1\n", ""
+        self.polls += 1
+        return 0, "b-2\n", ""
+
+
+def test_a_dom0_back_from_a_new_boot_is_never_called_stuck(target, tmp_path):
+    """Its console is silent (a booted Dom0 prints nothing after its login prompt) for
+    longer than the threshold when the wait polls, yet Dom0 answers from a new boot on that
+    poll: back, not stuck (the silence is read only after a poll Dom0 did not answer)."""
+    log = tmp_path / "console.log"
+    log.write_text("xenlab-dom0 login: \n")
+    t = dataclasses.replace(target, console_log=str(log))
+    dom0 = BackAfterSilence()
+    s = Setup(t, dom0, FakeRunner("drvdom"), provision=True, log=lambda m: None)
+    s.console_silence_s = 0.0   # silent "long enough" at every poll
+    assert s.reboot_host("to test") == ("b-1", "b-2")
+    assert dom0.polls == 1

@@ -48,14 +48,22 @@ def reboot_host(s: StageContext, why: str) -> tuple[str, str]:
         if now - said[0] >= 30:
             s.log(f"waiting for Dom0 to come back ({now - start:.0f} s)")
             said[0] = now
-        if silence is not None and silence.seconds() >= s.console_silence_s:
-            raise StuckBoot(_stuck(s, silence, why, now - start))
         try:
             new[0] = s.boot_id()
-            return new[0] != old
+            if new[0] != old:
+                return True
         except HarnessError:
             runner.close()
+            stuck(now)
             raise
+        stuck(now)
+        return False
+
+    def stuck(now: float) -> None:
+        """Called only after a poll Dom0 did not answer from a new boot: a console silent
+        long enough then is a stuck boot (a Dom0 that answers is never called stuck)."""
+        if silence is not None and silence.seconds() >= s.console_silence_s:
+            raise StuckBoot(_stuck(s, silence, why, now - start))
     try:
         s.until(back, timeout=REBOOT_TIMEOUT, interval=2,
                 what=f"Dom0 to come back after the reboot {why}")
