@@ -10,11 +10,13 @@ pytest_plugins = [
     "fixtures.reporting",
     "fixtures.history",
     "fixtures.guide",
+    "fixtures.lan",
     "steps.common",
     "steps.dom0",
     "steps.driver_domain",
     "steps.guests",
     "steps.reboot",
+    "steps.lan",
 ]
 
 

@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from .qemu import BDF
+from .qemu import BDF, LAN_PEER
 
 DRVDOM_NAME = "drvdom"   # the suite's default name of the driver domain
 
@@ -32,6 +32,9 @@ targets:
     console_log: {q(console_log)}
     driver_domain:
       ssh: {{host: {q('127.0.0.1')}, port: {ports['drvdom']}}}
+    lan:
+      peer: {q(f'{LAN_PEER[0]}:{LAN_PEER[1]}')}
+      listen: {q(f"127.0.0.1:{ports['lan']}")}
     lab:
       boot: {q(boot)}
       flavour: {q(flavour)}

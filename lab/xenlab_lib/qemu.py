@@ -17,6 +17,11 @@ DOM0_MAC = DOM0_MGMT_MAC           # virtio-net, Dom0 management (DHCP by MAC in
 NIC_MAC = "52:54:00:5a:00:05"      # e1000 at 05.0, the device handed to the driver domain
 MEM_MB = 4096
 TB_SIZE_MB = 256
+# The NIC's LAN (QEMU's user network, restrict=on): DHCP from 10.0.2.15, the gateway 10.0.2.2
+# (answers ping), and a TCP server at LAN_PEER, reached by guestfwd through lanrelay.py to a
+# port on 127.0.0.1 where the suite's LAN peer listens
+LAN_PEER = ("10.0.2.100", 7000)
+RELAY = Path(__file__).with_name("lanrelay.py")
 CPU = "max,smap=off,pku=off,avx=off,avx2=off,fma=off,f16c=off,vaes=off,vpclmulqdq=off"
 
 
@@ -42,7 +47,8 @@ def command(disk: Path, rund: Path, ports: dict, loadvm: str | None = None) -> l
     args += [
         "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{ports['dom0']}-:22",
         "-device", f"virtio-net-pci,netdev=n0,addr=03.0,mac={DOM0_MAC}",
-        "-netdev", f"user,id=n1,restrict=on,hostfwd=tcp:127.0.0.1:{ports['drvdom']}-:22",
+        "-netdev", f"user,id=n1,restrict=on,hostfwd=tcp:127.0.0.1:{ports['drvdom']}-:22,"
+                   f"guestfwd=tcp:{LAN_PEER[0]}:{LAN_PEER[1]}-cmd:python3 {RELAY} {ports['lan']}",
         "-device", f"e1000,netdev=n1,addr=05.0,mac={NIC_MAC}",
         "-serial", f"file:{rund / 'serial.log'}", "-display", "none", "-vga", "none",
         "-nodefaults", "-monitor", f"unix:{rund / 'mon.sock'},server,nowait",
@@ -58,9 +64,13 @@ def ports_for(previous: dict | None) -> dict[str, int]:
     the suite pinned for the driver domain names its address, port included), else new
     free ones."""
     old = (previous or {}).get("ports") or {}
-    if set(old) == {"dom0", "drvdom"} and all(_free(p) for p in old.values()):
+    if set(old) == set(PORTS) and all(_free(p) for p in old.values()):
         return {k: int(v) for k, v in old.items()}
-    return dict(zip(("dom0", "drvdom"), free_ports(2)))
+    return dict(zip(PORTS, free_ports(len(PORTS))))
+
+
+# Dom0's SSH, the driver domain's SSH (forwarded from the NIC's LAN), the suite's LAN peer
+PORTS = ("dom0", "drvdom", "lan")
 
 
 def _free(port: int) -> bool:

@@ -17,20 +17,53 @@ from collections.abc import Callable
 
 from xenaccept.images import initramfs
 from xenaccept.errors import HarnessError
+from xenaccept.model.lan import LAN
 from xenaccept.names import GUEST_PAYLOAD_DIR
 from xenaccept.transport.runner import Runner
 
 PATH = f"{GUEST_PAYLOAD_DIR}/initrd.img"
 TOOLS = ("dash", "ip", "ping", "sleep", "kmod")
+# the LAN agent's: a shell with /dev/tcp, the xenstore client, checksums, a clock
+LAN_TOOLS = ("bash", "xenstore-read", "xenstore-write", "xenstore-watch", "head", "sha256sum",
+             "wc", "date", "mount", "timeout", "cat", "rm")
+DHCP_CLIENT = "dhclient"   # ISC's, as Debian's ifupdown uses it
 MODULES = ("xen-netfront",)
+LAN_KEY = "data/xenaccept"  # the guest's own xenstore dir (relative: /local/domain/<domid>/)
 
 INIT = r"""#!/bin/sh
-# xenaccept's guest: bring every NIC up, ping the driver domain's bridge (link-local)
+# xenaccept's guest: bring every NIC up, ping the driver domain's bridge (link-local); on
+# the LAN (xenaccept_lan=dhcp or static,ADDR/LEN,GW): join it on the first NIC, publish the
+# lease in xenstore (data/xenaccept/lan/) and answer the suite's probes (data/xenaccept/request)
 export PATH=/xenaccept/bin
 peer=${xenaccept_peer:-}
+lan=${xenaccept_lan:-}
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t proc proc /proc 2>/dev/null
+mount -t sysfs sys /sys 2>/dev/null
 while read -r m; do insmod "/xenaccept/mod/$m"; done < /xenaccept/mod/order
 ip link set lo up
-echo "xenaccept-guest: netfront loaded; pinging ${peer:-nobody} on each NIC" >/dev/console
+echo "xenaccept-guest: netfront loaded; pinging ${peer:-nobody} on each NIC;" \
+    "LAN: ${lan:-none}" >/dev/console
+lan_up() {
+    xenstore-write data/xenaccept/agent 1 data/xenaccept/lan/interface "$1"
+    case "$lan" in
+    dhcp)
+        dhclient -4 -sf /xenaccept/dhcp-event -lf /tmp/dhclient.leases -pf /tmp/dhclient.pid \
+            -cf /xenaccept/dhclient.conf "$1" >/tmp/dhclient.log 2>&1 &
+        ;;
+    static,*)
+        set -- "$1" $(echo "$lan" | { IFS=, read -r _ a g; echo "$a $g"; })
+        ip addr add "$2" dev "$1" && ip route add default via "$3" dev "$1"
+        reason=STATIC interface=$1 new_router=$3 /xenaccept/dhcp-event publish "$2"
+        ;;
+    esac
+    (xenstore-watch data/xenaccept/request | while read -r _; do
+        req=$(xenstore-read data/xenaccept/request 2>/dev/null) || continue
+        [ "$req" = "$last" ] && continue
+        last=$req
+        bash /xenaccept/probe $req
+    done) >/tmp/agent.log 2>&1 &
+}
 seen=" "
 while :; do
     ip -o link show > /tmp/links
@@ -38,14 +71,123 @@ while :; do
         index=${index%:}; name=${name%:}; name=${name%@*}
         case "$name" in lo) continue;; esac
         case "$seen" in *" $index "*) continue;; esac
+        [ -n "$lan" ] && [ "$seen" = " " ] && first=$name || first=
         seen="$seen$index "
         ip link set "$name" up
         echo "xenaccept-guest: $name (ifindex $index) up" >/dev/console
         [ -n "$peer" ] && ping -6 -n -q -i 1 "$peer%$name" >/dev/null 2>&1 &
+        [ -n "$first" ] && lan_up "$name"
     done < /tmp/links
     sleep 1
 done
 """
+
+# dhclient's script (and the static setting's): set the address, the MTU the server gives
+# and the default route; publish the lease for the suite (Dom0 reads it in xenstore)
+DHCP_EVENT = r"""#!/bin/sh
+export PATH=/xenaccept/bin
+plen() {
+    n=0; IFS=.; for o in $1; do case $o in 255) n=$((n+8));; 254) n=$((n+7));; 252) n=$((n+6));;
+    248) n=$((n+5));; 240) n=$((n+4));; 224) n=$((n+3));; 192) n=$((n+2));; 128) n=$((n+1));;
+    esac; done; unset IFS; echo $n
+}
+publish() {
+    k=data/xenaccept/lan
+    xenstore-write $k/address "$1" $k/server "${new_dhcp_server_identifier:-}" \
+        $k/router "${new_router:-}" $k/interface "$interface" \
+        $k/mtu "$(cat /sys/class/net/$interface/mtu)" $k/event "$reason" \
+        $k/lease-seconds "${new_dhcp_lease_time:-}"
+}
+[ "$1" = publish ] && { publish "$2"; exit 0; }
+case "$reason" in
+PREINIT) ip link set "$interface" up ;;
+BOUND|RENEW|REBIND|REBOOT)
+    new_router=${new_routers%% *}
+    [ -n "$old_ip_address" ] && [ "$old_ip_address" != "$new_ip_address" ] &&
+        ip -4 addr flush dev "$interface"
+    a="$new_ip_address/$(plen "$new_subnet_mask")"
+    ip addr replace "$a" dev "$interface"
+    [ -n "$new_interface_mtu" ] && ip link set "$interface" mtu "$new_interface_mtu"
+    [ -n "$new_router" ] && ip route replace default via "$new_router" dev "$interface"
+    publish "$a" ;;
+EXPIRE|FAIL|RELEASE|STOP)
+    ip -4 addr flush dev "$interface"
+    xenstore-write data/xenaccept/lan/address "" data/xenaccept/lan/event "$reason" ;;
+esac
+exit 0
+"""
+
+DHCLIENT_CONF = """request subnet-mask, broadcast-address, routers, interface-mtu;
+timeout 30;
+retry 5;
+"""
+
+# One probe, as Dom0 asks it in data/xenaccept/request: "seq=N ping=IP count=C
+# peer=IP:PORT bytes=B name=GUEST" (ping and peer optional). Full-size pings with DF set
+# (the interface's MTU less 28), a few small ones, then bulk TCP both ways with the peer.
+# The result goes to data/xenaccept/result, one line of key=value.
+PROBE = r"""#!/bin/bash
+export PATH=/xenaccept/bin
+seq= ping= count=20 peer= bytes=0 name=
+for kv; do
+    case $kv in
+    seq=*|ping=*|count=*|peer=*|bytes=*|name=*) printf -v "${kv%%=*}" %s "${kv#*=}" ;;
+    esac
+done
+[[ $seq =~ ^[0-9]+$ && $count =~ ^[0-9]+$ && $bytes =~ ^[0-9]+$ ]] || exit 0
+[[ -z $ping || $ping =~ ^[0-9.]+$ ]] && [[ -z $peer || $peer =~ ^[0-9.]+:[0-9]+$ ]] || exit 0
+[[ $name =~ ^[A-Za-z0-9_.-]*$ ]] || exit 0
+iface=$(xenstore-read data/xenaccept/lan/interface 2>/dev/null) || iface=eth0
+mtu=$(cat /sys/class/net/$iface/mtu 2>/dev/null)
+addr=$(ip -4 -o addr show dev "$iface" | { read -r _ _ _ a _; echo "$a"; })
+out="seq=$seq iface=$iface mtu=$mtu address=$addr"
+pings() {  # size count -> sent received avg-rtt
+    local p re='([0-9]+) packets transmitted, ([0-9]+) received' rt='= [0-9.]+/([0-9.]+)/'
+    p=$(timeout 30 ping -n -q -M do -s "$1" -c "$2" -i 0.05 -W 2 "$ping" 2>&1)
+    [[ $p =~ $re ]] && echo -n "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}" || echo -n "0 0"
+    [[ $p =~ $rt ]] && echo " ${BASH_REMATCH[1]}" || echo " -"
+}
+if [[ $ping && $mtu ]]; then
+    read -r s r t < <(pings $((mtu - 28)) "$count")
+    read -r ss sr st < <(pings 56 5)
+    out+=" ping=$ping size=$((mtu - 28)) sent=$s received=$r rtt_ms=$t"
+    out+=" small_sent=$ss small_received=$sr"
+fi
+if [[ $peer && $bytes -gt 0 ]]; then
+    out+=" $(timeout 120 bash /xenaccept/tcp "$peer" "$bytes" "$name" "$seq" 2>/dev/null || echo tcp=timeout)"
+fi
+xenstore-write data/xenaccept/result "$out"
+"""
+
+# Bulk TCP with the suite's LAN peer: send BYTES of random data (its sha256 in the header),
+# hear the peer's sha256 of what arrived, receive BYTES back, answer with their sha256.
+TCP = r"""#!/bin/bash
+export PATH=/xenaccept/bin
+host=${1%:*} port=${1##*:} bytes=$2 name=$3 seq=$4
+head -c "$bytes" /dev/urandom > /tmp/up || { echo tcp=nodata; exit; }
+up=$(sha256sum < /tmp/up); up=${up%% *}
+exec 3<>"/dev/tcp/$host/$port" || { echo tcp=refused; exit; }
+printf 'XA1 %s %s %s %s
+' "$name" "$seq" "$bytes" "$up" >&3
+cat /tmp/up >&3
+read -r -t 60 word peer_up up_us <&3 || { echo "tcp=noreply up_sum=$up"; exit; }
+t0=$(date +%s%N)
+head -c "$bytes" <&3 > /tmp/down
+t1=$(date +%s%N)
+n=$(wc -c < /tmp/down)
+down=$(sha256sum < /tmp/down); down=${down%% *}
+us=$(( (t1 - t0) / 1000 ))
+printf 'SUM %s %s %s
+' "$down" "$n" "$us" >&3
+read -r -t 30 word verdict <&3
+rm -f /tmp/up /tmp/down
+echo "tcp=done up_sum=$up peer_up_sum=$peer_up up_us=$up_us down_sum=$down" \
+     "down_bytes=$n down_us=$us verdict=${verdict:-none}"
+"""
+
+FILES = {"/xenaccept/dhcp-event": DHCP_EVENT, "/xenaccept/dhclient.conf": DHCLIENT_CONF,
+         "/xenaccept/probe": PROBE, "/xenaccept/tcp": TCP}
+
 
 def peer_of(link_local: str) -> str:
     """The address the guests ping: validated, so it can go on a kernel command line."""
@@ -63,15 +205,33 @@ def guest_link_local(mac: str) -> str:
     return str(ipaddress.IPv6Address(bytes([0xFE, 0x80] + [0] * 6 + eui)))
 
 
-def extra(peer: str) -> str:
-    """Kernel arguments of a guest: its console, and the address to ping (an argument
-    without a dot reaches /init as an environment variable)."""
-    return f"console=hvc0 xenaccept_peer={peer_of(peer)}"
+def extra(peer: str, lan: str = "") -> str:
+    """Kernel arguments of a guest: its console, the address to ping (an argument whose
+    name has no dot reaches /init as an environment variable) and how it joins the LAN
+    (:func:`lan_arg`; empty: not at all)."""
+    return (f"console=hvc0 xenaccept_peer={peer_of(peer)}"
+            + (f" xenaccept_lan={lan}" if lan else ""))
 
 
-def build(dom0: Runner, release: str, log: Callable[[str], None] = print) -> str:
+def lan_arg(lan: LAN, guest: str) -> str:
+    """``dhcp``, ``static,ADDR/LEN,GW`` (validated by the inventory), or "" (``lan: none``)."""
+    if not lan.enabled:
+        return ""
+    if lan.addresses:
+        return f"static,{lan.addresses[guest]},{lan.gateway or ''}".rstrip(",")
+    return "dhcp"
+
+
+def build(dom0: Runner, release: str, lan: LAN, log: Callable[[str], None] = print) -> str:
     """Build the guests' ramdisk in Dom0; returns its path."""
+    tools = TOOLS + (LAN_TOOLS if lan.enabled else ()) + ((DHCP_CLIENT,) if lan.dhcp else ())
+    if lan.dhcp and not dom0.run("sh", "-c", f"command -v {DHCP_CLIENT}").ok:
+        raise HarnessError(
+            f"Dom0 has no {DHCP_CLIENT} (Debian: isc-dhcp-client): the guests take their DHCP "
+            "client from Dom0. Install it, give the guests static addresses (lan.addresses "
+            "and lan.gateway in the inventory), or leave the LAN out (lan: none)")
     dom0.run("mkdir", "-p", "-m", "0700", GUEST_PAYLOAD_DIR, mutates=True, check=True)
-    kb = initramfs.build(dom0, release, PATH, INIT, TOOLS, MODULES, what="the guests' ramdisk")
-    log(f"guest payload: {PATH} ({kb // 1024 or 1} MB: netfront, {', '.join(TOOLS)} from Dom0)")
+    kb = initramfs.build(dom0, release, PATH, INIT, tools, MODULES, what="the guests' ramdisk",
+                         files=FILES if lan.enabled else None)
+    log(f"guest payload: {PATH} ({kb // 1024 or 1} MB: netfront, {', '.join(tools)} from Dom0)")
     return PATH

@@ -10,18 +10,27 @@ Used for the guests' payload and for the driver domain's boot (its root on ``/de
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from xenaccept.errors import HarnessError
 from xenaccept.transport.runner import Runner
 
 # $1 work dir, $2 kernel release, $3 output, $4 modules (space-separated), then the tools;
-# /init on stdin. Prints the archive's size in kB.
+# /init on stdin, then any other file after a line "#@xenaccept-file /its/path". Prints the
+# archive's size in kB.
 _BUILD = r"""set -e
 w=$1; rel=$2; out=$3; mods=$4; shift 4
 rm -rf "$w"; mkdir -p "$w/xenaccept/bin" "$w/xenaccept/mod" "$w/dev" \
     "$w/proc" "$w/sys" "$w/tmp" "$w/bin" "$w/root"
-cat > "$w/init"; chmod 755 "$w/init"
+f="$w/init"; : > "$f"
+while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in
+    "#@xenaccept-file /"*) f="$w${line#"#@xenaccept-file "}"; mkdir -p "${f%/*}"; : > "$f"
+                           chmod 755 "$f"; continue ;;
+    esac
+    printf '%s\n' "$line" >> "$f"
+done
+chmod 755 "$w/init"
 mknod "$w/dev/console" c 5 1
 mknod "$w/dev/null" c 1 3  # the guests' init sends ping's output there
 for t in "$@"; do
@@ -52,10 +61,12 @@ du -k "$out" | cut -f1
 
 
 def build(dom0: Runner, release: str, path: str, init: str, tools: Sequence[str],
-          modules: Sequence[str], *, what: str) -> int:
-    """Build the archive at ``path`` in Dom0 (its directory exists); returns its size in kB."""
+          modules: Sequence[str], *, what: str, files: Mapping[str, str] | None = None) -> int:
+    """Build the archive at ``path`` in Dom0 (its directory exists), with ``files`` (absolute
+    path in the archive -> text, made executable) beside /init; returns its size in kB."""
+    stdin = init + "".join(f"\n#@xenaccept-file {p}\n{text}" for p, text in (files or {}).items())
     r = dom0.run("sh", "-c", _BUILD, "sh", f"{path}.stage", release, path, " ".join(modules),
-                 *tools, stdin=init, mutates=True, timeout=300)
+                 *tools, stdin=stdin, mutates=True, timeout=300)
     if not r.ok:
         raise HarnessError(f"building {what} in Dom0 failed: {r.describe()}")
     return int(r.stdout.split()[-1])

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from xenaccept.errors import InventoryError
+from xenaccept.model import lan as lan_model
 from xenaccept.model import validate as v
 from xenaccept.model.ssh import SSHSpec
 from xenaccept.model.target import DEFAULT_DRVDOM_EXTRA, Device, DriverDomain, Guests, Target
@@ -31,7 +32,7 @@ SSH_FIELDS = {"host", "port", "user", "key_file", "known_hosts", "ssh_config"}
 SCHEMA: dict[str, set[str]] = {
     "inventory": {"targets"},
     "target": {"name", "dom0", "device", "driver_domain", "bridge", "guests", "config_dir",
-               "console_log", "lab"},
+               "console_log", "lab", "lan"},
     "device": {"bdf", "native_driver"},
     "driver_domain": {"name", "ssh", "memory", "vcpus", "disk", "kernel", "ramdisk", "extra",
                       "nic", "boot_timeout", "address", "gateway", "authorized_keys"},
@@ -253,17 +254,19 @@ def _target(raw: Any, field: str, base: Path) -> Target:
     dd = _driver_domain(_get(d, "driver_domain", field, None), f"{field}.driver_domain",
                         base, dom0)
     lab = _get(d, "lab", field, {})
+    guests = _guests(_get(d, "guests", field, None), f"{field}.guests", dd.name)
     return Target(
         name=v.domain_name(_get(d, "name", field, target_name(dom0.host)), f"{field}.name"),
         dom0=dom0,
         driver_domain=dd,
         device=_device(_get(d, "device", field), f"{field}.device"),
         bridge=v.ifname(_get(d, "bridge", field, "xenbr0"), f"{field}.bridge"),
-        guests=_guests(_get(d, "guests", field, None), f"{field}.guests", dd.name),
+        guests=guests,
         config_dir=v.abs_path(_get(d, "config_dir", field, "/etc/xen"), f"{field}.config_dir"),
         extras={"lab": lab} if lab else {},
         console_log=None if d.get("console_log") is None else _file(
             d["console_log"], f"{field}.console_log", base),
+        lan=lan_model.parse(d.get("lan"), f"{field}.lan", guests.names),
     )
 
 

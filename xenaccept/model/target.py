@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from xenaccept.model.lan import LAN
 from xenaccept.model.ssh import SSHSpec
 
 DEFAULT_DRVDOM_EXTRA = "root=/dev/xvda rw console=hvc0 net.ifnames=0"
@@ -73,6 +74,7 @@ class Target:
     # serial-over-LAN log, the lab's QEMU): a reboot that goes silent there is reported as
     # a stuck boot in seconds, with where the console stopped
     console_log: str | None = None
+    lan: LAN = field(default_factory=LAN)   # the LAN the NIC joins (model/lan.py)
 
     def config_path(self, domain: str) -> str:
         return f"{self.config_dir}/{domain}.cfg"

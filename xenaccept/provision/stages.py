@@ -174,7 +174,8 @@ def guest_items(s: StageContext, index: int, name: str) -> dict[str, str | int |
     t, g = s.target, s.target.guests
     if g.built:
         ramdisk = s.payload or ""
-        extra = guest_payload.extra(s.bridge_link_local())
+        extra = guest_payload.extra(s.bridge_link_local(),
+                                    guest_payload.lan_arg(t.lan, name))
     else:
         ramdisk, extra = g.ramdisk or "", g.extra or ""
     return {"name": name, "type": "pv", "kernel": g.kernel or "", "ramdisk": ramdisk,
@@ -189,7 +190,8 @@ def guests(s: StageContext) -> None:
         s.journal.push(f"remove the guests' ramdisk {GUEST_PAYLOAD_DIR}",
                        lambda: s.dom0.runner.run("rm", "-rf", GUEST_PAYLOAD_DIR,
                                                  mutates=True, check=True))
-        s.payload = guest_payload.build(s.dom0.runner, s.dom0.kernel.release, log=s.log)
+        s.payload = guest_payload.build(s.dom0.runner, s.dom0.kernel.release, t.lan,
+                                        log=s.log)
     for i, name in enumerate(t.guests.names):
         create(s, name, write_config(s, name, guest_items(s, i, name)))
     br = s.drvdom.bridge(t.bridge)

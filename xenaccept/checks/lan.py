@@ -1,0 +1,218 @@
+"""7 (LAN). The guests reach the LAN through the driver domain and its NIC: each one's
+lease, full-size frames to the gateway and back, bulk TCP both ways with a LAN peer.
+
+The suite's guests run an agent (:mod:`xenaccept.images.guest_payload`): it publishes its
+lease in the guest's own xenstore directory (``data/xenaccept/lan/``) and answers a probe
+asked in ``data/xenaccept/request`` with one line in ``data/xenaccept/result``. Dom0 asks
+and reads both; nothing is logged into, and nothing of the hosts' configuration changes
+(check mode asks too: a probe is a message to the suite's own guest, like a ping).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from xenaccept.checks.context import Context
+from xenaccept.errors import CheckFailed, HarnessError
+from xenaccept.images.guest_payload import LAN_KEY
+from xenaccept.resources.lanpeer import Peer, Session
+from xenaccept.transport.wait import WaitTimeout
+
+PINGS = 20          # full-size pings with DF set, 50 ms apart: one lost shows
+PROBE_TIMEOUT = 150
+
+# Dom0: $1 seconds, $2 the probe's number, then (domid, request) pairs: ask each guest, wait
+# for every answer until the deadline, print each guest's directory. One command for all
+# the guests: they probe side by side.
+_ASK = r"""t=$1 seq=$2; shift 2
+doms=
+while [ $# -ge 2 ]; do
+    xenstore-write "/local/domain/$1/data/xenaccept/request" "$2" || exit 3
+    doms="$doms $1"; shift 2
+done
+end=$(( $(date +%s) + t ))
+while :; do
+    waiting=0
+    for d in $doms; do
+        r=$(xenstore-read "/local/domain/$d/data/xenaccept/result" 2>/dev/null)
+        case "$r" in "seq=$seq "*) ;; *) waiting=1 ;; esac
+    done
+    [ $waiting = 0 ] && break
+    [ "$(date +%s)" -ge $end ] && break
+    sleep 0.2
+done
+for d in $doms; do xenstore-ls -f "/local/domain/$d/data/xenaccept"; done
+exit 0
+"""
+
+
+@dataclass
+class Probe:
+    guest: str
+    domid: int
+    nodes: dict[str, str]          # data/xenaccept/*: agent, lan/address, result, ...
+    session: Session | None        # what the LAN peer saw (None: no peer, or nothing came)
+    seconds: float
+    seq: int = 0
+
+    @property
+    def lease(self) -> dict[str, str]:
+        return {k[4:]: v for k, v in self.nodes.items() if k.startswith("lan/")}
+
+    @property
+    def result(self) -> dict[str, str]:
+        r = parse_result(self.nodes.get("result", ""))
+        return r if r.get("seq") == str(self.seq) else {}
+
+
+def agent_nodes(text: str, domid: int) -> dict[str, str]:
+    """``xenstore-ls -f /local/domain/D/data/xenaccept`` -> {relative path: value}."""
+    nodes: dict[str, str] = {}
+    base = f"/local/domain/{domid}/{LAN_KEY}/"
+    for line in text.splitlines():
+        path, sep, value = line.partition(" = ")
+        if sep and path.startswith(base):
+            nodes[path[len(base):]] = value.strip().removeprefix('"').removesuffix('"')
+    return nodes
+
+
+def parse_result(line: str) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+
+
+def agents(ctx: Context) -> dict[str, Probe]:
+    """Each guest's domid and what its agent published (no probe asked)."""
+    out: dict[str, Probe] = {}
+    for guest in ctx.target.guests.names:
+        dom = ctx.dom0.xl.domain(guest)
+        if dom is None:
+            raise CheckFailed("xl list", f"{guest} running", "no such domain")
+        r = ctx.dom0.runner.run("xenstore-ls", "-f", f"/local/domain/{dom.domid}/{LAN_KEY}")
+        out[guest] = Probe(guest, dom.domid, agent_nodes(r.stdout, dom.domid) if r.ok else {},
+                           None, 0.0)
+    return out
+
+
+def probe(ctx: Context, peer: Peer | None, only: str | None = None,
+          tcp: bool = True) -> dict[str, Probe]:
+    """Ask every guest with an agent (or ``only`` that one) at once for a probe: full-size
+    pings to the gateway (the inventory's, else the lease's), then bulk TCP with the LAN
+    peer; wait for every answer."""
+    lan = ctx.target.lan
+    found = {g: p for g, p in agents(ctx).items()
+             if p.nodes.get("agent") and (only is None or g == only)}
+    seq = int(time.time() * 1000) % 1_000_000_000
+    args: list[str] = []
+    for guest, p in found.items():
+        gateway = lan.gateway or p.lease.get("router") or p.lease.get("server", "")
+        req = f"seq={seq} count={PINGS} name={guest}"
+        if gateway:
+            req += f" ping={gateway}"
+        if lan.peer and tcp:
+            req += f" peer={lan.peer[0]}:{lan.peer[1]} bytes={lan.bytes}"
+        args += [str(p.domid), req]
+    if not args:
+        return {}
+    t0 = time.monotonic()
+    r = ctx.dom0.runner.run("sh", "-c", _ASK, "sh", str(PROBE_TIMEOUT), str(seq), *args,
+                            timeout=PROBE_TIMEOUT + 30)
+    if not r.ok:
+        raise HarnessError(f"asking the guests for a LAN probe failed: {r.describe()}")
+    took = time.monotonic() - t0
+    probes: dict[str, Probe] = {}
+    for guest, p in found.items():
+        probes[guest] = Probe(guest, p.domid, agent_nodes(r.stdout, p.domid), None, took, seq)
+        if peer and lan.peer and tcp and probes[guest].result:
+            probes[guest].session = peer.session(guest, seq, timeout=5)
+    return probes
+
+
+# -- the checkpoints ----------------------------------------------------------------------
+
+def _where(ctx: Context, p: Probe) -> str:
+    return f"xenstore /local/domain/{p.domid}/{LAN_KEY} ({p.guest}'s agent)"
+
+
+def lease_taken(ctx: Context, timeout: float) -> dict[str, Probe]:
+    """Every guest holds a LAN address: from the LAN's DHCP server (its lease names the
+    server and the gateway), or the static one the inventory gives. A guest just started
+    is given ``timeout`` to get it."""
+    lan = ctx.target.lan
+
+    def all_leased() -> dict[str, Probe] | None:
+        now = agents(ctx)
+        return now if all(p.lease.get("address") for p in now.values()) else None
+    try:
+        return ctx.until(all_leased, timeout=timeout, interval=1.0,
+                         what="every guest's LAN address")
+    except WaitTimeout:
+        pass
+    for guest, p in agents(ctx).items():
+        if not p.nodes.get("agent"):
+            raise CheckFailed(_where(ctx, p), "the suite's guest agent",
+                              "none: the guest does not run the suite's payload with the LAN")
+        if p.lease.get("address"):
+            continue
+        want = (f"the static address {lan.addresses.get(guest)}" if lan.addresses else
+                "a lease from the LAN's DHCP server, through the driver domain")
+        raise CheckFailed(_where(ctx, p), want,
+                          f"no address after {timeout:.0f} s (its client's last event: "
+                          f"{p.lease.get('event') or 'none'})" + explain(ctx, guest))
+    raise AssertionError("unreachable")
+
+
+def reaches_gateway(ctx: Context, p: Probe) -> None:
+    """Full-size frames (the guest's MTU, DF set) to the gateway and back: every one of
+    :data:`PINGS` answered."""
+    r = p.result
+    if not r:
+        raise CheckFailed(_where(ctx, p), "an answer to the suite's LAN probe",
+                          f"none within {PROBE_TIMEOUT} s" + explain(ctx, p.guest))
+    if "ping" not in r:
+        raise CheckFailed(_where(ctx, p), "a LAN host to ping (lan.gateway, else the "
+                          "lease's router, else its DHCP server)", f"none: {p.lease}")
+    sent, got = int(r.get("sent", 0)), int(r.get("received", 0))
+    if sent == 0 or got < sent:
+        small = f"{r.get('small_received', '0')} of {r.get('small_sent', '0')} small (56 bytes)"
+        raise CheckFailed(
+            f"ping -M do -s {r.get('size')} {r.get('ping')} from {p.guest} "
+            f"({r.get('address')}, MTU {r.get('mtu')})",
+            f"all {PINGS} full-size pings answered",
+            f"{got} of {sent} answered, and {small}" + explain(ctx, p.guest, int(r["mtu"])))
+
+
+def throughput(p: Probe) -> dict[str, float]:
+    """MB/s guest to LAN (as the peer timed it) and LAN to guest (as the guest timed it)."""
+    s = p.session
+    if s is None or not s.intact:
+        return {}
+    return {"guest_to_lan_MBps": round(s.bytes / max(s.up_seconds, 1e-6) / 1e6, 2),
+            "lan_to_guest_MBps": round(s.bytes / max(s.down_seconds, 1e-6) / 1e6, 2)}
+
+
+def bulk_intact(ctx: Context, p: Probe) -> None:
+    """Bulk TCP both ways with the LAN peer: every byte arrived, checksums equal at both
+    ends (what the guest sent is what the peer got, and the other way)."""
+    r, s = p.result, p.session
+    where = f"bulk TCP between {p.guest} and the LAN peer {r.get('peer') or ''}".rstrip()
+    want = f"{ctx.target.lan.bytes} bytes each way, sha256 equal at both ends"
+    if not r:
+        raise CheckFailed(where, want, f"no answer to the probe within {PROBE_TIMEOUT} s"
+                          + explain(ctx, p.guest))
+    if r.get("tcp") != "done" or s is None:
+        raise CheckFailed(where, want, f"the guest: tcp={r.get('tcp', 'not tried')}; the peer: "
+                          + ("no connection from it" if s is None else s.error or "?")
+                          + explain(ctx, p.guest))
+    if not s.intact:
+        raise CheckFailed(where, want, "guest to LAN: "
+                          f"{s.up_received} bytes arrived, sha256 "
+                          f"{'equal' if s.up_sum == s.up_sum_claimed else 'DIFFERENT'}; "
+                          f"LAN to guest: {s.down_received} bytes arrived, sha256 "
+                          f"{'equal' if s.down_sum == s.down_sum_guest else 'DIFFERENT'}"
+                          + (f" ({s.error})" if s.error else ""))
+
+
+def explain(ctx: Context, guest: str, mtu: int | None = None) -> str:
+    """What the path shows, hop by hop, when a guest's LAN traffic fails (see lanpath)."""
+    return ""
