@@ -52,6 +52,10 @@ def test_fdb_learned_entries_only():
     # the vif's own fe:ff:ff:ff:ff:ff and the bridge's address are permanent, not learned
     assert not any(mac == "fe:ff:ff:ff:ff:ff" for mac, _ in learned)
     assert not any(mac == "52:54:00:5a:00:05" for mac, _ in learned)
+    # the state and flags as printed: a port's own MAC, and the NIC's own (self) table
+    own = {(e.mac, e.ifname, e.state, e.flags) for e in entries if e.permanent}
+    assert ("fe:ff:ff:ff:ff:ff", "vif2.0", "permanent", ()) in own
+    assert ("33:33:00:00:00:01", "eth0", "permanent", ("self",)) in own
 
 
 def test_brctl_show_with_several_ports_on_continuation_lines():

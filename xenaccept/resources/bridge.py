@@ -46,6 +46,8 @@ class FdbEntry:
     ifname: str
     permanent: bool
     updated: int | None = None     # seconds since a frame last refreshed it (with -s)
+    state: str = ""                # "" (learned), "static", "permanent" (a port's own MAC)
+    flags: tuple[str, ...] = ()    # "self": the device's own table, not the bridge's
 
 
 def parse_bridge_link(text: str) -> list[Port]:
@@ -58,14 +60,16 @@ def parse_bridge_link(text: str) -> list[Port]:
 
 def parse_fdb(text: str) -> list[FdbEntry]:
     """``bridge -j [-s] fdb show br BR`` (JSON) -> entries (self/permanent ones flagged;
-    with -s, how long ago each was refreshed)."""
+    with -s, how long ago each was refreshed). A static entry an operator added is not
+    ``permanent``: its ``state`` says "static"."""
     entries = []
     for e in json.loads(text or "[]"):
         if "mac" in e and "ifname" in e:
             permanent = e.get("state") == "permanent" or "self" in e.get("flags", [])
             updated = e.get("updated")
             entries.append(FdbEntry(e["mac"].lower(), e["ifname"], permanent,
-                                    int(updated) if isinstance(updated, int) else None))
+                                    int(updated) if isinstance(updated, int) else None,
+                                    str(e.get("state", "")), tuple(e.get("flags", ()))))
     return entries
 
 
