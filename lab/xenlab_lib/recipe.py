@@ -23,6 +23,9 @@ PACKAGES = [
     "linux-image-amd64", "xen-system-amd64", "openssh-server", "iproute2", "bridge-utils",
     "pciutils", "ifupdown", "isc-dhcp-client", "kmod", "udev", "systemd-sysv",
     "procps", "iputils-ping",
+    # the packet filters of a Debian host (nft, iptables-nft): an operator's host has them,
+    # and the suite's driver domain carries Dom0's
+    "nftables", "iptables",
 ]
 
 # Xen's and Dom0's command lines, as the installer's GRUB config gives them (Debian's

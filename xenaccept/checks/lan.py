@@ -13,9 +13,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from xenaccept.checks import lanpath
 from xenaccept.checks.context import Context
+from xenaccept.checks.guests import served_vif
 from xenaccept.errors import CheckFailed, HarnessError
 from xenaccept.images.guest_payload import LAN_KEY
+from xenaccept.resources import netpath
 from xenaccept.resources.lanpeer import Peer, Session
 from xenaccept.transport.wait import WaitTimeout
 
@@ -214,5 +217,29 @@ def bulk_intact(ctx: Context, p: Probe) -> None:
 
 
 def explain(ctx: Context, guest: str, mtu: int | None = None) -> str:
-    """What the path shows, hop by hop, when a guest's LAN traffic fails (see lanpath)."""
-    return ""
+    """What the path shows, hop by hop, when a guest's LAN traffic fails: the settings that
+    stop its frames (:func:`~xenaccept.checks.lanpath.causes`) and, around one more probe of
+    pings only, where the counters say its frames stopped. Best effort: a read that fails
+    is said, never raised over the checkpoint's own failure."""
+    t = ctx.target
+    try:
+        vif, mac = served_vif(ctx, guest)
+        before = netpath.read(ctx.drvdom.runner, t.bridge)
+        found = lanpath.causes(before, bridge=t.bridge, nic=t.driver_domain.nic, vif=vif,
+                               mac=mac, guest_mtu=mtu or 1500, guest=guest)
+        again = probe(ctx, None, only=guest, tcp=False).get(guest)
+        after = netpath.read(ctx.drvdom.runner, t.bridge)
+        path = lanpath.where(before, after, nic=t.driver_domain.nic, vif=vif, guest=guest)
+    except (HarnessError, CheckFailed) as e:
+        return f"\n(the path could not be read: {e})"
+    lines = [f"cause: {c}" for c in found] or [
+        f"no setting on the driver domain's path ({vif}, {t.bridge}, {t.driver_domain.nic}: "
+        "MTUs, port states and flags, VLANs, queues, fdb, packet filters) explains it"]
+    r = again.result if again else {}
+    lines.append(f"a probe of pings only: {r.get('received', 0)} of {r.get('sent', 0)} "
+                 f"full-size and {r.get('small_received', 0)} of {r.get('small_sent', 0)} "
+                 f"small answered; {path}" if r else
+                 f"a probe of pings only went unanswered; {path}")
+    if before.unread:
+        lines.append("not read: " + ", ".join(f"{k} ({v})" for k, v in before.unread.items()))
+    return "\n" + "\n".join(lines)

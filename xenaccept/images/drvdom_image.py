@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xenaccept.images.packages import (ETC_EXTRA, MODULES, QUERY, ROOTS, XEN_MODULES, XEN_UTILS,
-                                      closure, keep, parse_packages)
+from xenaccept.images.packages import (ETC_EXTRA, FILTER_MODULES, MODULES, QUERY, ROOTS,
+                                      XEN_MODULES, XEN_UTILS, closure, keep, parse_packages)
 from xenaccept.images.personal import Personal, accounts, personal_tar
 from xenaccept.errors import HarnessError
 from xenaccept.names import WORK
@@ -61,11 +61,20 @@ ln -s /run "$stage/var/run"; ln -s /run/lock "$stage/var/lock"
 chmod 1777 "$stage/tmp" "$stage/var/tmp"
 """
 
-# $1 stage, $2 kernel release, then module names: the modules with their dependencies
+# $1 stage, $2 kernel release, then module names (those after --optional only when the
+# kernel has them as modules): the modules with their dependencies
 # (as modprobe resolves them in Dom0), their firmware, the index files depmod reads, the
 # kernel's config; then depmod writes the indexes for just these modules.
 _MODULES = r"""set -e
 stage=$1; rel=$2; shift 2
+want=; opt=
+for m; do
+    if [ "$m" = --optional ]; then opt=1
+    elif [ -z "$opt" ] || modinfo -k "$rel" -F filename "$m" 2>/dev/null | grep -q '^/'; then
+        want="$want $m"
+    fi
+done
+set -- $want
 mods=$(modprobe --show-depends -a "$@" | awk '$1 == "insmod" {print $2}' | sort -u)
 fw=$(for m in "$@"; do modinfo -F firmware "$m" 2>/dev/null; done | sort -u)
 {
@@ -146,6 +155,7 @@ class DriverDomainImage:
                       timeout=600, stdin="".join(p.lstrip("/") + "\n" for p in paths))
         count = self.dom0.run("sh", "-c", _MODULES, "sh", self.stage, release,
                               personal.native_driver, *MODULES, *XEN_MODULES,
+                              "--optional", *FILTER_MODULES,
                               mutates=True, check=True,
                               timeout=300).stdout.strip()
         accounts_files = accounts(self.dom0.out("cat", "/etc/passwd"),

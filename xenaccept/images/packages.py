@@ -13,6 +13,8 @@ ROOTS: dict[str, bool] = {
     "systemd-sysv": True, "systemd": True, "udev": True, "openssh-server": True,
     "iproute2": True, "kmod": True, "procps": True, "xen-utils-common": True,
     "pciutils": False, "iputils-ping": False, "xenstore-utils": False, "bridge-utils": False,
+    # the packet filters Dom0 has: the domain facing the network is where a firewall goes
+    "nftables": False, "iptables": False,
 }
 XEN_UTILS = re.compile(r"^xen-utils-\d+\.\d+$")
 
@@ -38,6 +40,8 @@ USR_SKIP = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/shar
             "/usr/share/lintian/", "/usr/share/bash-completion/", "/usr/share/zsh/")
 TOP = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/etc/")
 MODULES = ("xen-netback", "xen-pcifront", "bridge")
+# taken when Dom0's kernel has them: what nft, iptables(-nft) and a bridge firewall load
+FILTER_MODULES = ("nf_tables", "nft_compat", "br_netfilter")
 # what Debian's /etc/init.d/xen sets up in any Xen domain (it is a Dom0 script otherwise):
 # the xenfs at /proc/xen, event channels and grant devices for `xl devd`, /run/xen
 XEN_MODULES = ("xenfs", "xen-evtchn", "xen-gntdev", "xen-gntalloc", "xen-privcmd")

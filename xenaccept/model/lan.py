@@ -1,11 +1,11 @@
 """The LAN the passed-through NIC joins, as the inventory gives it (``lan:``).
 
 By default the guests take a lease from the LAN's DHCP server and ping the gateway it
-names (its DHCP server when it names none). ``peer`` names a TCP server on the LAN that the guests reach for bulk transfers:
-the suite's own LAN peer, which it runs on this machine at ``listen`` (default: all of this
-machine's addresses, the peer's port). ``addresses`` gives the guests static addresses
-instead of DHCP (with ``gateway``). ``lan: none`` opts out: the LAN scenarios are then
-skipped, saying so.
+names (its DHCP server when it names none). ``peer`` names a TCP server on the LAN that
+the guests reach for bulk transfers: the suite's own LAN peer, which it runs on this
+machine at ``listen`` (default: all of this machine's addresses, the peer's port).
+``addresses`` gives the guests static addresses instead of DHCP (with ``gateway``).
+``lan: none`` opts out: the LAN scenarios are then skipped, saying so.
 
     lan:
       peer: 192.0.2.5:7000          # this machine, as the guests reach it
