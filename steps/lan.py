@@ -1,10 +1,14 @@
-"""Then steps about the guests on the LAN (features/7_traffic_lan.feature)."""
+"""Then steps about the guests on the LAN (features/7_traffic_lan.feature). Each step
+checks every guest and names every one that fails, not only the first."""
+
+from collections.abc import Callable
 
 import pytest
 from pytest_bdd import then
 
 from fixtures.lan import LanRun
 from xenaccept.checks import lan as checks
+from xenaccept.errors import CheckFailed
 from xenaccept.provision import Setup
 
 
@@ -19,23 +23,53 @@ def _applies(setup: Setup, *, peer: bool = False) -> None:
         pytest.skip("no lan.peer in the inventory: no TCP peer on the LAN to move data with")
 
 
+def _every(setup: Setup, check: Callable[[str], None], expected: str) -> None:
+    failed: list[tuple[str, CheckFailed]] = []
+    for guest in setup.target.guests.names:
+        try:
+            check(guest)
+        except CheckFailed as e:
+            failed.append((guest, e))
+    if len(failed) == 1:
+        raise failed[0][1]
+    if failed:
+        raise CheckFailed(", ".join(g for g, _ in failed), expected,
+                          "\n".join(f"[{g}] {e}" for g, e in failed))
+
+
+def _timeout(setup: Setup) -> float:
+    return 90 if setup.provision else 10
+
+
 @then("every guest holds an address on the LAN")
 def leases(setup: Setup) -> None:
     _applies(setup)
-    checks.lease_taken(setup, timeout=90 if setup.provision else 10)
+    found = checks.leased(setup, _timeout(setup))
+    _every(setup, lambda g: checks.lease_taken(setup, found[g], _timeout(setup)),
+           "every guest holding a LAN address")
 
 
 @then("every guest's full-size pings to the gateway are all answered")
 def gateway(setup: Setup, lan: LanRun) -> None:
     _applies(setup)
-    checks.lease_taken(setup, timeout=90 if setup.provision else 10)
-    for guest in setup.target.guests.names:
-        checks.reaches_gateway(setup, lan.probed(setup)[guest])
+    checks.leased(setup, _timeout(setup))
+    probes = lan.probed(setup)
+    _every(setup, lambda g: checks.reaches_gateway(setup, probes.get(g) or _unasked(setup, g)),
+           "every guest's full-size pings answered")
 
 
 @then("every guest's bulk TCP with the LAN peer arrives intact both ways")
 def bulk(setup: Setup, lan: LanRun) -> None:
     _applies(setup, peer=True)
-    checks.lease_taken(setup, timeout=90 if setup.provision else 10)
-    for guest in setup.target.guests.names:
-        checks.bulk_intact(setup, lan.probed(setup)[guest])
+    checks.leased(setup, _timeout(setup))
+    probes = lan.probed(setup)
+    _every(setup, lambda g: checks.bulk_intact(setup, probes.get(g) or _unasked(setup, g)),
+           "every guest's bulk TCP intact both ways")
+
+
+def _unasked(setup: Setup, guest: str) -> checks.Probe:
+    """A guest the probe did not ask (no agent, or paused): its nodes, for the check to
+    say why."""
+    p = checks.agents(setup)[guest]
+    checks.lease_taken(setup, p, 0)
+    return p

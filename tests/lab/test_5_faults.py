@@ -33,9 +33,13 @@ SCENARIOS = {
     "6": "test_every_guests_vif_is_served_by_the_driver_domain",
     "7": "test_the_bridge_learns_every_guests_mac_address_on_its_vif",
     "7b": "test_the_driver_domain_reaches_every_guest_across_the_bridge",
+    "L1": "test_every_guest_takes_its_lan_address_through_the_driver_domain",
+    "L2": "test_every_guest_reaches_the_lans_gateway_and_back_with_fullsize_frames",
+    "L3": "test_every_guest_moves_bulk_data_both_ways_with_a_lan_peer_intact",
 }
-NEEDS_DRIVER_DOMAIN = {"1b", "3a", "3b", "3c", "4a", "4b", "5", "6", "7", "7b"}
-REACHES_DRIVER_DOMAIN = {"1b", "3b", "3c", "4a", "4b", "5", "6", "7", "7b"}
+LAN_PATH = {"L2", "L3"}   # a guest's frames to the LAN and back
+NEEDS_DRIVER_DOMAIN = {"1b", "3a", "3b", "3c", "4a", "4b", "5", "6", "7", "7b"} | LAN_PATH
+REACHES_DRIVER_DOMAIN = {"1b", "3b", "3c", "4a", "4b", "5", "6", "7", "7b"} | LAN_PATH
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,13 @@ class Fault:
     inject: tuple[tuple[str, tuple[str, ...]], ...]   # (dom0|drvdom, argv) in order
     fails: frozenset[str]                              # scenarios expected to fail
     says: dict[str, str]                               # scenario -> text its message holds
+    guest: str | None = None   # the one guest whose LAN path it breaks (None: any, or all)
 
 
 VIF = "{vif}"    # replaced by the first guest's backend interface
 VIF2 = "{vif2}"  # the second guest's
 DOMID2 = "{domid2}"
+G1_MAC = "00:16:3e:5a:00:01"
 G2_MAC = "00:16:3e:5a:00:02"
 
 MISSING = [  # the object of a checkpoint missing
@@ -75,8 +81,9 @@ MISSING = [  # the object of a checkpoint missing
           {"4b": "expected exactly one `xl devd`; found 0"}),
     Fault("a guest's vif detached from the bridge",
           (("drvdom", ("ip", "link", "set", VIF, "nomaster")),),
-          frozenset({"6", "7", "7b"}),
-          {"6": f"{VIF} is no bridge's port", "7": "not learned", "7b": "to answer"}),
+          frozenset({"6", "7", "7b"} | LAN_PATH),
+          {"6": f"{VIF} is no bridge's port", "7": "not learned", "7b": "to answer"},
+          guest="xa-guest1"),
     Fault("the bridge down (the lab reaches the driver domain only through it)",
           (("drvdom", ("systemd-run", "--quiet", "ip", "link", "set", "xenbr0", "down")),),
           frozenset(REACHES_DRIVER_DOMAIN),
@@ -110,25 +117,30 @@ BROKEN = [  # the object there, and not working
     Fault("a guest's vif a port of another bridge",
           (("drvdom", ("sh", "-c", 'ip link add xenbr1 type bridge && ip link set xenbr1 up '
                        '&& ip link set "$1" master xenbr1', "sh", VIF)),),
-          frozenset({"6", "7", "7b"}),
+          frozenset({"6", "7", "7b"} | LAN_PATH),
           {"6": f"{VIF} is a port of xenbr1, not of xenbr0",
            "7": f"{VIF} is not a port of xenbr0 but of xenbr1",
-           "7b": f"{VIF} is not a port of xenbr0 but of xenbr1"}),
+           "7b": f"{VIF} is not a port of xenbr0 but of xenbr1"},
+          guest="xa-guest1"),
     Fault("a guest's port disabled on the bridge",
           (("drvdom", ("bridge", "link", "set", "dev", VIF, "state", "0")),),
-          frozenset({"6", "7", "7b"}),
+          frozenset({"6", "7", "7b"} | LAN_PATH),
           {"6": "found port state disabled", "7": "port state disabled",
-           "7b": "port state disabled"}),
+           "7b": "port state disabled"},
+          guest="xa-guest1"),
     Fault("a guest's netfront closed (its xenstore state set to Closed): vif enslaved, "
           "backend Closed",
           (("dom0", ("xenstore-write", f"/local/domain/{DOMID2}/device/vif/0/state", "6")),),
-          frozenset({"6", "7", "7b"}),
+          frozenset({"6", "7", "7b"} | LAN_PATH),
           {"6": "found state 6 (Closed) (its frontend: 6 (Closed)), hotplug-status connected",
-           "7": "no carrier", "7b": "no carrier"}),
+           "7": "no carrier", "7b": "no carrier"},
+          guest="xa-guest2"),
     Fault("a guest paused (its vif enslaved, connected and forwarding)",
           (("dom0", ("xl", "pause", "xa-guest2")),),
-          frozenset({"7", "7b"}),
-          {"7": "but no frame from it for", "7b": "xa-guest2 is paused"}),
+          frozenset({"7", "7b", "L1"} | LAN_PATH),
+          {"7": "but no frame from it for", "7b": "xa-guest2 is paused",
+           "L2": "xa-guest2 is paused"},
+          guest="xa-guest2"),
     Fault("learning off on a guest's port (and its entry flushed)",
           (("drvdom", ("sh", "-c", 'bridge link set dev "$1" learning off && '
                        'bridge fdb del "$2" dev "$1" master', "sh", VIF2, G2_MAC)),),
@@ -139,7 +151,59 @@ BROKEN = [  # the object there, and not working
           frozenset({"7b"}),
           {"7b": "xenbr0 has no IPv6 link-local address"}),
 ]
-FAULTS = MISSING + BROKEN
+LAN = [  # the guests' path to the LAN broken past the checkpoints above (features 7 (LAN))
+    Fault("the NIC's MTU below the guests' (eth0 at 1400)",
+          (("drvdom", ("ip", "link", "set", "eth0", "mtu", "1400")),),
+          frozenset(LAN_PATH),
+          {"L2": "eth0 (the NIC): MTU 1400, below xa-guest1's 1500",
+           "L3": "full-size pings to 10.0.2.2 answered, so bulk TCP could only stall"}),
+    Fault("a guest's vif MTU below the guest's (1400)",
+          (("drvdom", ("ip", "link", "set", VIF, "mtu", "1400")),),
+          frozenset(LAN_PATH),
+          {"L2": f"{VIF} (xa-guest1's vif): MTU 1400, below xa-guest1's 1500"},
+          guest="xa-guest1"),
+    Fault("a queue too short for a full-size frame on a guest's vif (bfifo, 1000 bytes)",
+          (("drvdom", ("tc", "qdisc", "replace", "dev", VIF2, "root", "bfifo", "limit",
+                       "1000")),),
+          frozenset(LAN_PATH),
+          {"L2": f"{VIF2} (xa-guest2's vif): qdisc bfifo holds 1000 bytes"},
+          guest="xa-guest2"),
+    Fault("VLAN filtering on the bridge, a guest's vif in no VLAN",
+          (("drvdom", ("ip", "link", "set", "xenbr0", "type", "bridge", "vlan_filtering", "1")),
+           ("drvdom", ("bridge", "vlan", "del", "dev", VIF, "vid", "1"))),
+          frozenset({"7", "7b"} | LAN_PATH),
+          {"L2": f"{VIF} (xa-guest1's vif) has no VLAN at all"},
+          guest="xa-guest1"),
+    Fault("learning and flooding off on a guest's port, its entry flushed",
+          (("drvdom", ("sh", "-c", 'bridge link set dev "$1" learning off flood off && '
+                       'bridge fdb del "$2" dev "$1" master', "sh", VIF2, G2_MAC)),),
+          frozenset({"7", "7b"} | LAN_PATH),
+          {"L2": f"{VIF2} (xa-guest2's vif): learning off and flood off"},
+          guest="xa-guest2"),
+    Fault("a static fdb entry sends a guest's MAC to the other guest's vif",
+          (("drvdom", ("bridge", "fdb", "replace", G1_MAC, "dev", VIF2, "master", "static")),),
+          frozenset({"7", "7b"} | LAN_PATH),
+          {"L2": f"as a static entry on {VIF2}, not on {VIF}"},
+          guest="xa-guest1"),
+    Fault("the NIC's port and a guest's port isolated on the bridge",
+          (("drvdom", ("bridge", "link", "set", "dev", "eth0", "isolated", "on")),
+           ("drvdom", ("bridge", "link", "set", "dev", VIF, "isolated", "on"))),
+          frozenset(LAN_PATH),
+          {"L2": "isolated"},
+          guest="xa-guest1"),
+    Fault("an nft bridge chain dropping forwarded frames",
+          (("drvdom", ("nft", "add", "table", "bridge", "xa_fault")),
+           ("drvdom", ("nft", "add", "chain", "bridge", "xa_fault", "fwd",
+                       "{ type filter hook forward priority 0; policy drop; }"))),
+          frozenset(LAN_PATH),
+          {"L2": "xa_fault"}),
+    Fault("br_netfilter loaded and iptables' FORWARD policy DROP (as Docker leaves it)",
+          (("drvdom", ("modprobe", "br_netfilter")),
+           ("drvdom", ("iptables", "-P", "FORWARD", "DROP"))),
+          frozenset(LAN_PATH),
+          {"L2": "FORWARD"}),
+]
+FAULTS = MISSING + BROKEN + LAN
 NOT_INJECTED = {
     "driver domain on another kernel than Dom0": (
         "the lab's images hold one kernel; scenario 3b compares `uname -r` of both domains "
@@ -175,7 +239,8 @@ def matrix():
         row = MATRIX.get(fault.name)
         if row is None:
             continue
-        kind = "missing" if fault in MISSING else "present, broken"
+        kind = ("missing" if fault in MISSING else "present, broken" if fault in BROKEN
+                else "LAN path")
         says = "; ".join(f"{k}: `{v}`" for k, v in row["says"].items()).replace("|", "\\|")
         lines.append(f"| {fault.name} | {kind} | " + " | ".join(row.get(k, "?") for k in labels)
                      + f" | {says} |")
@@ -193,13 +258,24 @@ def matrix():
     print("\n" + text)
 
 
+def _clash(f: Fault, other: Fault) -> bool:
+    """Two faults cannot share a run when a scenario would fail for both, except the LAN
+    path's scenarios when each breaks another guest's path: those name every guest that
+    fails, so each fault's message is there."""
+    shared = f.fails & other.fails
+    if shared - LAN_PATH:
+        return True
+    return bool(shared) and (f.guest is None or other.guest is None or f.guest == other.guest)
+
+
 def groups(faults: list[Fault]) -> list[list[Fault]]:
     """Faults whose checkpoints do not overlap share one restore and one check run: each
-    scenario that fails then belongs to exactly one fault. First fit, in order."""
+    scenario that fails then belongs to exactly one fault (or, on the LAN path, to one
+    fault a guest). First fit, in order."""
     out: list[list[Fault]] = []
     for f in faults:
         for g in out:
-            if all(not (f.fails & other.fails) for other in g):
+            if all(not _clash(f, other) for other in g):
                 g.append(f)
                 break
         else:

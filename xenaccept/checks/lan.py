@@ -23,7 +23,7 @@ from xenaccept.resources.lanpeer import Peer, Session
 from xenaccept.transport.wait import WaitTimeout
 
 PINGS = 20          # full-size pings with DF set, 50 ms apart: one lost shows
-PROBE_TIMEOUT = 150
+PROBE_TIMEOUT = 45  # pings: 3 s at most; bulk TCP: 20 s at most
 
 # Dom0: $1 seconds, $2 the probe's number, then (domid, request) pairs: ask each guest, wait
 # for every answer until the deadline, print each guest's directory. One command for all
@@ -58,6 +58,12 @@ class Probe:
     session: Session | None        # what the LAN peer saw (None: no peer, or nothing came)
     seconds: float
     seq: int = 0
+    state: str = ""                # xl list's: a paused guest ("--p---") answers nothing
+
+    def running(self) -> None:
+        if "p" in self.state:
+            raise CheckFailed("xl list", f"{self.guest} running",
+                              f"{self.guest} is paused (state {self.state}): it answers nothing")
 
     @property
     def lease(self) -> dict[str, str]:
@@ -93,7 +99,7 @@ def agents(ctx: Context) -> dict[str, Probe]:
             raise CheckFailed("xl list", f"{guest} running", "no such domain")
         r = ctx.dom0.runner.run("xenstore-ls", "-f", f"/local/domain/{dom.domid}/{LAN_KEY}")
         out[guest] = Probe(guest, dom.domid, agent_nodes(r.stdout, dom.domid) if r.ok else {},
-                           None, 0.0)
+                           None, 0.0, state=dom.state)
     return out
 
 
@@ -104,7 +110,7 @@ def probe(ctx: Context, peer: Peer | None, only: str | None = None,
     peer; wait for every answer."""
     lan = ctx.target.lan
     found = {g: p for g, p in agents(ctx).items()
-             if p.nodes.get("agent") and (only is None or g == only)}
+             if p.nodes.get("agent") and "p" not in p.state and (only is None or g == only)}
     seq = int(time.time() * 1000) % 1_000_000_000
     args: list[str] = []
     for guest, p in found.items():
@@ -125,7 +131,8 @@ def probe(ctx: Context, peer: Peer | None, only: str | None = None,
     took = time.monotonic() - t0
     probes: dict[str, Probe] = {}
     for guest, p in found.items():
-        probes[guest] = Probe(guest, p.domid, agent_nodes(r.stdout, p.domid), None, took, seq)
+        probes[guest] = Probe(guest, p.domid, agent_nodes(r.stdout, p.domid), None, took, seq,
+                              p.state)
         if peer and lan.peer and tcp and probes[guest].result:
             probes[guest].session = peer.session(guest, seq, timeout=5)
     return probes
@@ -137,12 +144,9 @@ def _where(ctx: Context, p: Probe) -> str:
     return f"xenstore /local/domain/{p.domid}/{LAN_KEY} ({p.guest}'s agent)"
 
 
-def lease_taken(ctx: Context, timeout: float) -> dict[str, Probe]:
-    """Every guest holds a LAN address: from the LAN's DHCP server (its lease names the
-    server and the gateway), or the static one the inventory gives. A guest just started
-    is given ``timeout`` to get it."""
-    lan = ctx.target.lan
-
+def leased(ctx: Context, timeout: float) -> dict[str, Probe]:
+    """Every guest's agent nodes once all hold a LAN address, or as they are after
+    ``timeout`` (a guest just started is given time to get its lease)."""
     def all_leased() -> dict[str, Probe] | None:
         now = agents(ctx)
         return now if all(p.lease.get("address") for p in now.values()) else None
@@ -150,24 +154,30 @@ def lease_taken(ctx: Context, timeout: float) -> dict[str, Probe]:
         return ctx.until(all_leased, timeout=timeout, interval=1.0,
                          what="every guest's LAN address")
     except WaitTimeout:
-        pass
-    for guest, p in agents(ctx).items():
-        if not p.nodes.get("agent"):
-            raise CheckFailed(_where(ctx, p), "the suite's guest agent",
-                              "none: the guest does not run the suite's payload with the LAN")
-        if p.lease.get("address"):
-            continue
-        want = (f"the static address {lan.addresses.get(guest)}" if lan.addresses else
-                "a lease from the LAN's DHCP server, through the driver domain")
-        raise CheckFailed(_where(ctx, p), want,
-                          f"no address after {timeout:.0f} s (its client's last event: "
-                          f"{p.lease.get('event') or 'none'})" + explain(ctx, guest))
-    raise AssertionError("unreachable")
+        return agents(ctx)
+
+
+def lease_taken(ctx: Context, p: Probe, timeout: float) -> None:
+    """The guest holds a LAN address: from the LAN's DHCP server (its lease names the
+    server and the gateway), or the static one the inventory gives."""
+    lan = ctx.target.lan
+    if not p.nodes.get("agent"):
+        raise CheckFailed(_where(ctx, p), "the suite's guest agent",
+                          "none: the guest does not run the suite's payload with the LAN")
+    p.running()
+    if p.lease.get("address"):
+        return
+    want = (f"the static address {lan.addresses.get(p.guest)}" if lan.addresses else
+            "a lease from the LAN's DHCP server, through the driver domain")
+    raise CheckFailed(_where(ctx, p), want,
+                      f"no address after {timeout:.0f} s (its client's last event: "
+                      f"{p.lease.get('event') or 'none'})" + explain(ctx, p.guest))
 
 
 def reaches_gateway(ctx: Context, p: Probe) -> None:
     """Full-size frames (the guest's MTU, DF set) to the gateway and back: every one of
     :data:`PINGS` answered."""
+    p.running()
     r = p.result
     if not r:
         raise CheckFailed(_where(ctx, p), "an answer to the suite's LAN probe",
@@ -197,12 +207,17 @@ def throughput(p: Probe) -> dict[str, float]:
 def bulk_intact(ctx: Context, p: Probe) -> None:
     """Bulk TCP both ways with the LAN peer: every byte arrived, checksums equal at both
     ends (what the guest sent is what the peer got, and the other way)."""
+    p.running()
     r, s = p.result, p.session
     where = f"bulk TCP between {p.guest} and the LAN peer {r.get('peer') or ''}".rstrip()
     want = f"{ctx.target.lan.bytes} bytes each way, sha256 equal at both ends"
     if not r:
         raise CheckFailed(where, want, f"no answer to the probe within {PROBE_TIMEOUT} s"
                           + explain(ctx, p.guest))
+    if r.get("tcp") == "skipped":
+        raise CheckFailed(where, want, f"not tried: {r.get('received')} of {r.get('sent')} "
+                          f"full-size pings to {r.get('ping')} answered, so bulk TCP could "
+                          "only stall" + explain(ctx, p.guest, int(r.get("mtu") or 1500)))
     if r.get("tcp") != "done" or s is None:
         raise CheckFailed(where, want, f"the guest: tcp={r.get('tcp', 'not tried')}; the peer: "
                           + ("no connection from it" if s is None else s.error or "?")
