@@ -193,7 +193,7 @@ LAN = [  # the guests' path to the LAN broken past the checkpoints above (featur
           guest="xa-guest1"),
     Fault("an nft bridge chain dropping forwarded frames",
           (("drvdom", ("nft", "add", "table", "bridge", "xa_fault")),
-           ("drvdom", ("nft", "add", "chain", "bridge", "xa_fault", "fwd",
+           ("drvdom", ("nft", "add", "chain", "bridge", "xa_fault", "forward_drop",
                        "{ type filter hook forward priority 0; policy drop; }"))),
           frozenset(LAN_PATH),
           {"L2": "xa_fault"}),

@@ -5,8 +5,8 @@ on the healthy lab, and for each guest exactly the faults made for real on its p
 import pytest
 
 from tests.support import data
-from xenaccept.checks import lanpath
-from xenaccept.resources import bridge, netpath
+from xenaccept.checks import lanfilter, lanpath
+from xenaccept.resources import bridge, netfilter, netpath
 
 GUESTS = {"xa-guest1": ("vif2.0", "00:16:3e:5a:00:01"), "xa-guest2": ("vif3.0", "00:16:3e:5a:00:02")}
 
@@ -92,3 +92,41 @@ def test_where_when_nothing_came_from_the_guest():
 def test_where_refuses_counters_that_went_back():
     assert lanpath.where(snapshot("faults"), snapshot("healthy"), nic="eth0", vif="vif2.0") \
         == "vif2.0's counters went back (the interface was made again): no comparison"
+
+
+def filtered(loaded: bool, context: str) -> netpath.PathSnapshot:
+    """The healthy path with the lab's packet filters as recorded (``faults``: br_netfilter
+    loaded, iptables' FORWARD policy DROP with a jump to DOCKER-USER, and an nft table of
+    family bridge with a forward chain of policy drop)."""
+    snap = snapshot("healthy")
+    brnf = dict(zip(("iptables", "ip6tables", "arptables"),
+                    (int(v) for v in data("drvdom_bridge-nf-call_loaded.txt").split())))
+    return netpath.PathSnapshot(
+        snap.bridge, snap.links, snap.vlans, snap.qdiscs, snap.fdb, brnf if loaded else {},
+        {"iptables": netfilter.parse_xt_chain(data(f"drvdom_iptables-S-FORWARD_{context}.txt"))},
+        netfilter.parse_nft(data(f"drvdom_nft-j-list-ruleset_{context}.txt")))
+
+
+def filter_causes(snap):
+    return lanfilter.filter_causes(snap, bridge="xenbr0", nic="eth0", vif="vif2.0",
+                                   guest="xa-guest1")
+
+
+def test_no_filter_on_the_lab_as_built():
+    assert filter_causes(filtered(False, "empty")) == []
+    assert netfilter.parse_nft(data("drvdom_nft-j-list-ruleset_empty.txt")) == []
+
+
+def test_dockers_forward_drop_and_an_nft_bridge_chain_are_named():
+    found = filter_causes(filtered(True, "faults"))
+    assert len(found) == 2, found
+    assert found[0].startswith("br_netfilter is loaded with bridge-nf-call-iptables = 1: the "
+                               "bridge hands its IPv4 frames to iptables' FORWARD chain, whose "
+                               "policy is DROP (as Docker leaves it)")
+    assert "nft chain bridge xa_fault forward_drop (hook forward): policy drop" in found[1]
+    assert "xa_rules" not in " ".join(found)  # a chain of policy accept with no drop rule
+
+
+def test_iptables_drop_without_br_netfilter_does_not_touch_bridged_frames():
+    found = filter_causes(filtered(False, "faults"))
+    assert len(found) == 1 and "xa_fault forward_drop" in found[0]

@@ -185,7 +185,7 @@ def reaches_gateway(ctx: Context, p: Probe) -> None:
     if "ping" not in r:
         raise CheckFailed(_where(ctx, p), "a LAN host to ping (lan.gateway, else the "
                           "lease's router, else its DHCP server)", f"none: {p.lease}")
-    sent, got = int(r.get("sent", 0)), int(r.get("received", 0))
+    sent, got = int(r.get("sent") or 0), int(r.get("received") or 0)
     if sent == 0 or got < sent:
         small = f"{r.get('small_received', '0')} of {r.get('small_sent', '0')} small (56 bytes)"
         raise CheckFailed(

@@ -54,7 +54,7 @@ def _brnf(snap: PathSnapshot, bridge: str, tool: str) -> str:
 
 
 def _xtables(chain: XtChain, tool: str, proto: str, via: str, guest: str) -> list[str]:
-    head = f"{via}: the bridge hands its {proto} frames to {tool}'s {chain.name} chain"
+    head = f"{via}: the bridge hands its {proto} frames to {tool}' {chain.name} chain"
     found = []
     if chain.policy == "DROP" and not chain.accepts_all:
         found.append(f"{head}, whose policy is DROP (as Docker leaves it): {guest}'s {proto} "

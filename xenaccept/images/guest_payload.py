@@ -37,7 +37,7 @@ INIT = r"""#!/bin/sh
 export PATH=/xenaccept/bin
 peer=${xenaccept_peer:-}
 lan=${xenaccept_lan:-}
-mount -t devtmpfs dev /dev 2>/dev/null
+mount -t devtmpfs dev /dev 2>/dev/null && ln -sf /proc/self/fd /dev/fd
 mount -t proc proc /proc 2>/dev/null
 mount -t sysfs sys /sys 2>/dev/null
 while read -r m; do insmod "/xenaccept/mod/$m"; done < /xenaccept/mod/order
@@ -149,8 +149,8 @@ pings() {  # size count -> sent received avg-rtt
     [[ $p =~ $rt ]] && echo " ${BASH_REMATCH[1]}" || echo " -"
 }
 if [[ $ping && $mtu ]]; then
-    read -r s r t < <(pings $((mtu - 28)) "$count")
-    read -r ss sr st < <(pings 56 5)
+    set -- $(pings $((mtu - 28)) "$count"); s=$1 r=$2 t=$3
+    set -- $(pings 56 5); ss=$1 sr=$2
     out+=" ping=$ping size=$((mtu - 28)) sent=$s received=$r rtt_ms=$t"
     out+=" small_sent=$ss small_received=$sr"
 fi
