@@ -73,3 +73,13 @@ def _unasked(setup: Setup, guest: str) -> checks.Probe:
     p = checks.agents(setup)[guest]
     checks.lease_taken(setup, p, 0)
     return p
+
+
+@then("every guest is back on the LAN")
+def back_on_the_lan(setup: Setup) -> None:
+    t = setup.target
+    if not t.lan.enabled or not t.guests.built:  # the rest of the scenario still holds
+        setup.log("the guests' LAN not checked after the restart (lan: none, or guests of "
+                  "the operator's own)")
+        return
+    checks.back_on_the_lan(setup, timeout=90)

@@ -100,7 +100,8 @@ def filtered(loaded: bool, context: str) -> netpath.PathSnapshot:
     family bridge with a forward chain of policy drop)."""
     snap = snapshot("healthy")
     brnf = dict(zip(("iptables", "ip6tables", "arptables"),
-                    (int(v) for v in data("drvdom_bridge-nf-call_loaded.txt").split())))
+                    (int(v) for v in data("drvdom_bridge-nf-call_loaded.txt").split()),
+                    strict=True))
     return netpath.PathSnapshot(
         snap.bridge, snap.links, snap.vlans, snap.qdiscs, snap.fdb, brnf if loaded else {},
         {"iptables": netfilter.parse_xt_chain(data(f"drvdom_iptables-S-FORWARD_{context}.txt"))},

@@ -258,3 +258,26 @@ def explain(ctx: Context, guest: str, mtu: int | None = None) -> str:
     if before.unread:
         lines.append("not read: " + ", ".join(f"{k} ({v})" for k, v in before.unread.items()))
     return "\n" + "\n".join(lines)
+
+
+def back_on_the_lan(ctx: Context, timeout: float) -> None:
+    """After the driver domain came back: every guest answers a probe of pings only with
+    every full-size ping answered (it took its address again on its re-plugged NIC), within
+    ``timeout``; else the last probe's failure, explained."""
+    last: dict[str, Probe] = {}
+
+    def all_answered() -> bool:
+        nonlocal last
+        last = probe(ctx, None, tcp=False)
+        return len(last) == len(ctx.target.guests.names) and all(
+            int(p.result.get("received") or 0) == PINGS for p in last.values())
+    try:
+        ctx.until(all_answered, timeout=timeout, interval=2.0,
+                  what="every guest on the LAN again (full-size pings all answered)")
+        return
+    except WaitTimeout:
+        pass
+    for guest in ctx.target.guests.names:
+        p = last.get(guest) or agents(ctx)[guest]
+        lease_taken(ctx, p, timeout)
+        reaches_gateway(ctx, p)

@@ -44,10 +44,12 @@ while read -r m; do insmod "/xenaccept/mod/$m"; done < /xenaccept/mod/order
 ip link set lo up
 echo "xenaccept-guest: netfront loaded; pinging ${peer:-nobody} on each NIC;" \
     "LAN: ${lan:-none}" >/dev/console
-lan_up() {
-    xenstore-write data/xenaccept/agent 1 data/xenaccept/lan/interface "$1"
+lan_join() {  # $1: the NIC to take the LAN address on (again, after a re-plug)
+    xenstore-write data/xenaccept/agent 1 data/xenaccept/lan/interface "$1" \
+        data/xenaccept/lan/address "" data/xenaccept/lan/event JOIN
     case "$lan" in
     dhcp)
+        [ -s /tmp/dhclient.pid ] && kill "$(cat /tmp/dhclient.pid)" 2>/dev/null
         dhclient -4 -sf /xenaccept/dhcp-event -lf /tmp/dhclient.leases -pf /tmp/dhclient.pid \
             -cf /xenaccept/dhclient.conf "$1" >/tmp/dhclient.log 2>&1 &
         ;;
@@ -57,26 +59,32 @@ lan_up() {
         reason=STATIC interface=$1 new_router=$3 /xenaccept/dhcp-event publish "$2"
         ;;
     esac
+}
+if [ -n "$lan" ]; then  # the agent: one probe for each new request
     (xenstore-watch data/xenaccept/request | while read -r _; do
         req=$(xenstore-read data/xenaccept/request 2>/dev/null) || continue
         [ "$req" = "$last" ] && continue
         last=$req
         bash /xenaccept/probe $req
     done) >/tmp/agent.log 2>&1 &
-}
-seen=" "
+fi
+seen=" " lanidx=
 while :; do
     ip -o link show > /tmp/links
+    if [ -n "$lanidx" ]; then  # the LAN's NIC unplugged (its backend went away): rejoin
+        still=
+        while read -r index rest; do [ "${index%:}" = "$lanidx" ] && still=1; done < /tmp/links
+        [ -n "$still" ] || lanidx=
+    fi
     while read -r index name rest; do
         index=${index%:}; name=${name%:}; name=${name%@*}
         case "$name" in lo) continue;; esac
         case "$seen" in *" $index "*) continue;; esac
-        [ -n "$lan" ] && [ "$seen" = " " ] && first=$name || first=
         seen="$seen$index "
         ip link set "$name" up
         echo "xenaccept-guest: $name (ifindex $index) up" >/dev/console
         [ -n "$peer" ] && ping -6 -n -q -i 1 "$peer%$name" >/dev/null 2>&1 &
-        [ -n "$first" ] && lan_up "$name"
+        if [ -n "$lan" ] && [ -z "$lanidx" ]; then lanidx=$index; lan_join "$name"; fi
     done < /tmp/links
     sleep 1
 done
