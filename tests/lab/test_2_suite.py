@@ -193,7 +193,9 @@ def check_through_a_bastion(lab, tmp_path) -> None:
         inv.write_text(yaml.safe_dump({"targets": [{
             "name": t.name, "dom0": {"host": "xenlab-dom0", "ssh_config": str(cfg)},
             "device": t.device.bdf,
-            "driver_domain": {"ssh": {"host": dd.host, "port": dd.port}}}]}))
+            "driver_domain": {"ssh": {"host": dd.host, "port": dd.port}},
+            # the lab's LAN, as its inventory names it (the peer's address, where it listens)
+            "lan": yaml.safe_load(INVENTORY.read_text())["targets"][0]["lan"]}]}))
         forwards = f"target 127.0.0.1 port {d.port}"
         check = run_suite(f"--inventory={inv}", name="check", inventory=inv)
         all_passed(check, isolation="skipped")
