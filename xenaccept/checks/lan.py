@@ -59,6 +59,7 @@ class Probe:
     seconds: float
     seq: int = 0
     state: str = ""                # xl list's: a paused guest ("--p---") answers nothing
+    explained: str | None = None   # what explain() found, once for the probe's scenarios
 
     def running(self) -> None:
         if "p" in self.state:
@@ -181,7 +182,7 @@ def reaches_gateway(ctx: Context, p: Probe) -> None:
     r = p.result
     if not r:
         raise CheckFailed(_where(ctx, p), "an answer to the suite's LAN probe",
-                          f"none within {PROBE_TIMEOUT} s" + explain(ctx, p.guest))
+                          f"none within {PROBE_TIMEOUT} s" + _explained(ctx, p))
     if "ping" not in r:
         raise CheckFailed(_where(ctx, p), "a LAN host to ping (lan.gateway, else the "
                           "lease's router, else its DHCP server)", f"none: {p.lease}")
@@ -192,7 +193,7 @@ def reaches_gateway(ctx: Context, p: Probe) -> None:
             f"ping -M do -s {r.get('size')} {r.get('ping')} from {p.guest} "
             f"({r.get('address')}, MTU {r.get('mtu')})",
             f"all {PINGS} full-size pings answered",
-            f"{got} of {sent} answered, and {small}" + explain(ctx, p.guest, int(r["mtu"])))
+            f"{got} of {sent} answered, and {small}" + _explained(ctx, p, int(r["mtu"])))
 
 
 def throughput(p: Probe) -> dict[str, float]:
@@ -213,15 +214,15 @@ def bulk_intact(ctx: Context, p: Probe) -> None:
     want = f"{ctx.target.lan.bytes} bytes each way, sha256 equal at both ends"
     if not r:
         raise CheckFailed(where, want, f"no answer to the probe within {PROBE_TIMEOUT} s"
-                          + explain(ctx, p.guest))
+                          + _explained(ctx, p))
     if r.get("tcp") == "skipped":
         raise CheckFailed(where, want, f"not tried: {r.get('received')} of {r.get('sent')} "
                           f"full-size pings to {r.get('ping')} answered, so bulk TCP could "
-                          "only stall" + explain(ctx, p.guest, int(r.get("mtu") or 1500)))
+                          "only stall" + _explained(ctx, p, int(r.get("mtu") or 1500)))
     if r.get("tcp") != "done" or s is None:
         raise CheckFailed(where, want, f"the guest: tcp={r.get('tcp', 'not tried')}; the peer: "
                           + ("no connection from it" if s is None else s.error or "?")
-                          + explain(ctx, p.guest))
+                          + _explained(ctx, p))
     if not s.intact:
         raise CheckFailed(where, want, "guest to LAN: "
                           f"{s.up_received} bytes arrived, sha256 "
@@ -229,6 +230,14 @@ def bulk_intact(ctx: Context, p: Probe) -> None:
                           f"LAN to guest: {s.down_received} bytes arrived, sha256 "
                           f"{'equal' if s.down_sum == s.down_sum_guest else 'DIFFERENT'}"
                           + (f" ({s.error})" if s.error else ""))
+
+
+def _explained(ctx: Context, p: Probe, mtu: int | None = None) -> str:
+    """:func:`explain` for the guest of ``p``, read once for all the scenarios that fail
+    on the same probe."""
+    if p.explained is None:
+        p.explained = explain(ctx, p.guest, mtu)
+    return p.explained
 
 
 def explain(ctx: Context, guest: str, mtu: int | None = None) -> str:
