@@ -38,7 +38,7 @@ SCENARIOS = {
     "L3": "test_every_guest_moves_bulk_data_both_ways_with_a_lan_peer_intact",
 }
 LAN_PATH = {"L2", "L3"}   # a guest's frames to the LAN and back
-NEEDS_DRIVER_DOMAIN = {"1b", "3a", "3b", "3c", "4a", "4b", "5", "6", "7", "7b"} | LAN_PATH
+NEEDS_DRIVER_DOMAIN = {"1b", "3a", "3b", "3c", "4a", "4b", "5", "6", "7", "7b", "L1"} | LAN_PATH
 REACHES_DRIVER_DOMAIN = {"1b", "3b", "3c", "4a", "4b", "5", "6", "7", "7b"} | LAN_PATH
 
 
@@ -181,7 +181,8 @@ LAN = [  # the guests' path to the LAN broken past the checkpoints above (featur
           {"L2": f"{VIF2} (xa-guest2's vif): learning off and flood off"},
           guest="xa-guest2"),
     Fault("a static fdb entry sends a guest's MAC to the other guest's vif",
-          (("drvdom", ("bridge", "fdb", "replace", G1_MAC, "dev", VIF2, "master", "static")),),
+          (("drvdom", ("bridge", "fdb", "replace", G1_MAC, "dev", VIF2, "master", "static",
+                       "sticky")),),
           frozenset({"7", "7b"} | LAN_PATH),
           {"L2": f"as a static entry on {VIF2}, not on {VIF}"},
           guest="xa-guest1"),
@@ -356,8 +357,9 @@ def test_a_quiet_guest_is_asked_for_a_frame_and_is_no_false_alarm(labs):
     finally:
         dom0.close()
         drvdom.close()
-    run = run_suite(name="check-quiet-guest")
-    all_passed(run, isolation="skipped")
+    # the LAN's probe would make the guest talk: its own scenarios run everywhere else
+    run = run_suite("-m", "not lan", name="check-quiet-guest")
+    all_passed(run, isolation="skipped", lan="deselected")
     addr = guest_link_local(G2_MAC)
     pings = [line for line in run.transcript.splitlines()
              if "] $ ping " in line and f"{addr}%" in line]

@@ -131,3 +131,15 @@ def test_dockers_forward_drop_and_an_nft_bridge_chain_are_named():
 def test_iptables_drop_without_br_netfilter_does_not_touch_bridged_frames():
     found = filter_causes(filtered(False, "faults"))
     assert len(found) == 1 and "xa_fault forward_drop" in found[0]
+
+
+def test_a_sticky_static_entry_sending_a_guests_mac_elsewhere_is_named_once():
+    snap = snapshot("healthy")
+    fdb = bridge.parse_fdb(data("drvdom_bridge-j-s-fdb-show-br-xenbr0_sticky.txt"))
+    found = lanpath.causes(netpath.PathSnapshot("xenbr0", snap.links, snap.vlans,
+                                                snap.qdiscs, fdb),
+                           bridge="xenbr0", nic="eth0", vif="vif2.0",
+                           mac="00:16:3e:5a:00:01", guest_mtu=1500, guest="xa-guest1")
+    assert found == ["the fdb of xenbr0 holds xa-guest1's MAC 00:16:3e:5a:00:01 as a static "
+                     "entry on vif3.0, not on vif2.0: frames for xa-guest1 go to vif3.0 "
+                     "(bridge fdb del 00:16:3e:5a:00:01 dev vif3.0 master)"]

@@ -22,7 +22,7 @@ from xenaccept.resources import netpath
 from xenaccept.resources.lanpeer import Peer, Session
 from xenaccept.transport.wait import WaitTimeout
 
-PINGS = 20          # full-size pings with DF set, 50 ms apart: one lost shows
+PINGS = 20          # full-size pings with DF set, 50 ms apart (3 s at most): one lost shows
 PROBE_TIMEOUT = 45  # pings: 3 s at most; bulk TCP: 20 s at most
 
 # Dom0: $1 seconds, $2 the probe's number, then (domid, request) pairs: ask each guest, wait
@@ -105,7 +105,7 @@ def agents(ctx: Context) -> dict[str, Probe]:
 
 
 def probe(ctx: Context, peer: Peer | None, only: str | None = None,
-          tcp: bool = True) -> dict[str, Probe]:
+          tcp: bool = True, count: int = PINGS) -> dict[str, Probe]:
     """Ask every guest with an agent (or ``only`` that one) at once for a probe: full-size
     pings to the gateway (the inventory's, else the lease's), then bulk TCP with the LAN
     peer; wait for every answer."""
@@ -116,7 +116,7 @@ def probe(ctx: Context, peer: Peer | None, only: str | None = None,
     args: list[str] = []
     for guest, p in found.items():
         gateway = lan.gateway or p.lease.get("router") or p.lease.get("server", "")
-        req = f"seq={seq} count={PINGS} name={guest}"
+        req = f"seq={seq} count={count} name={guest}"
         if gateway:
             req += f" ping={gateway}"
         if lan.peer and tcp:
@@ -251,7 +251,7 @@ def explain(ctx: Context, guest: str, mtu: int | None = None) -> str:
         before = netpath.read(ctx.drvdom.runner, t.bridge)
         found = lanpath.causes(before, bridge=t.bridge, nic=t.driver_domain.nic, vif=vif,
                                mac=mac, guest_mtu=mtu or 1500, guest=guest)
-        again = probe(ctx, None, only=guest, tcp=False).get(guest)
+        again = probe(ctx, None, only=guest, tcp=False, count=10).get(guest)
         after = netpath.read(ctx.drvdom.runner, t.bridge)
         path = lanpath.where(before, after, nic=t.driver_domain.nic, vif=vif, guest=guest)
     except (HarnessError, CheckFailed) as e:

@@ -200,7 +200,7 @@ def _fdb(p: GuestPath) -> list[str]:
             found.append(f"{entry} as learned on {e.ifname}{ago}, {than}: frames for "
                          f"{p.guest} go to {e.ifname} (another host uses its MAC, or its "
                          "frames loop back)")
-    return found
+    return list(dict.fromkeys(found))  # an entry per VLAN and one without: said once
 
 
 def _fresher(updated: int | None, own: list[int | None]) -> bool:

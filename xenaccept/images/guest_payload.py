@@ -150,15 +150,15 @@ iface=$(xenstore-read data/xenaccept/lan/interface 2>/dev/null) || iface=eth0
 mtu=$(cat /sys/class/net/$iface/mtu 2>/dev/null)
 addr=$(ip -4 -o addr show dev "$iface" | { read -r _ _ _ a _; echo "$a"; })
 out="seq=$seq iface=$iface mtu=$mtu address=$addr"
-pings() {  # size count -> sent received avg-rtt
+pings() {  # size count deadline -> sent received avg-rtt
     local p re='([0-9]+) packets transmitted, ([0-9]+) received' rt='= [0-9.]+/([0-9.]+)/'
-    p=$(timeout 30 ping -n -q -M do -s "$1" -c "$2" -i 0.05 -W 2 "$ping" 2>&1)
+    p=$(timeout 10 ping -n -q -M do -s "$1" -c "$2" -i 0.05 -w "$3" "$ping" 2>&1)
     [[ $p =~ $re ]] && echo -n "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}" || echo -n "0 0"
     [[ $p =~ $rt ]] && echo " ${BASH_REMATCH[1]}" || echo " -"
 }
 if [[ $ping && $mtu ]]; then
-    set -- $(pings $((mtu - 28)) "$count"); s=$1 r=$2 t=$3
-    set -- $(pings 56 5); ss=$1 sr=$2
+    set -- $(pings $((mtu - 28)) "$count" 3); s=$1 r=$2 t=$3
+    set -- $(pings 56 5 2); ss=$1 sr=$2
     out+=" ping=$ping size=$((mtu - 28)) sent=$s received=$r rtt_ms=$t"
     out+=" small_sent=$ss small_received=$sr"
 fi
