@@ -20,6 +20,7 @@ from xenaccept.errors import CheckFailed, HarnessError
 from xenaccept.images.guest_payload import LAN_KEY
 from xenaccept.resources import netpath
 from xenaccept.resources.lanpeer import Peer, Session
+from xenaccept.resources.xenstore import parse_tree
 from xenaccept.transport.wait import WaitTimeout
 
 PINGS = 20          # full-size pings with DF set, 50 ms apart (3 s at most): one lost shows
@@ -78,13 +79,7 @@ class Probe:
 
 def agent_nodes(text: str, domid: int) -> dict[str, str]:
     """``xenstore-ls -f /local/domain/D/data/xenaccept`` -> {relative path: value}."""
-    nodes: dict[str, str] = {}
-    base = f"/local/domain/{domid}/{LAN_KEY}/"
-    for line in text.splitlines():
-        path, sep, value = line.partition(" = ")
-        if sep and path.startswith(base):
-            nodes[path[len(base):]] = value.strip().removeprefix('"').removesuffix('"')
-    return nodes
+    return parse_tree(text, f"/local/domain/{domid}/{LAN_KEY}")
 
 
 def parse_result(line: str) -> dict[str, str]:

@@ -50,6 +50,17 @@ def parse_backends(text: str) -> dict[tuple[int, int], Backend]:
     return {k: Backend(k[0], k[1], v) for k, v in nodes.items()}
 
 
+def parse_tree(text: str, base: str) -> dict[str, str]:
+    """``xenstore-ls -f BASE`` -> {path below BASE: value}."""
+    prefix = base.rstrip("/") + "/"
+    nodes: dict[str, str] = {}
+    for line in text.splitlines():
+        m = _XS_LINE.match(line.strip())
+        if m and m.group(1).startswith(prefix):
+            nodes[m.group(1)[len(prefix):]] = m.group(2)
+    return nodes
+
+
 def assignable_node(bdf: str) -> str:
     """Where libxl records the driver of a device it made assignable."""
     b = validate.bdf(bdf)
