@@ -15,8 +15,8 @@ Feature: 7 (LAN). The guests reach the LAN through the driver domain and its NIC
 
   Works means: every guest holds a LAN address, with the DHCP server that leased it and the
   gateway it named. It sends 20 pings of its full MTU (1472 bytes of payload at MTU 1500)
-  with DF set to the gateway, 50 ms apart, and gets every answer. It sends 2 MiB
-  (`lan.bytes`) of random data to the LAN peer over TCP and receives as much back, enough
+  with DF set to the gateway, 20 ms apart, and 5 small ones beside them, and gets every
+  answer. It sends 512 KiB (`lan.bytes`) of random data to the LAN peer over TCP and receives as much back, enough
   to go through segmentation offload, with sha256 equal at both ends. The throughput each
   way is recorded in facts.json; with --baseline a drop of more than 30% is a regression.
   Present but broken, and what the message names from a read of every hop (the guest's

@@ -52,8 +52,7 @@ def leases(setup: Setup) -> None:
 @then("every guest's full-size pings to the gateway are all answered")
 def gateway(setup: Setup, lan: LanRun) -> None:
     _applies(setup)
-    checks.leased(setup, _timeout(setup))
-    probes = lan.probed(setup)
+    probes = lan.probed(setup, _timeout(setup))
     _every(setup, lambda g: checks.reaches_gateway(setup, probes.get(g) or _unasked(setup, g)),
            "every guest's full-size pings answered")
 
@@ -61,8 +60,7 @@ def gateway(setup: Setup, lan: LanRun) -> None:
 @then("every guest's bulk TCP with the LAN peer arrives intact both ways")
 def bulk(setup: Setup, lan: LanRun) -> None:
     _applies(setup, peer=True)
-    checks.leased(setup, _timeout(setup))
-    probes = lan.probed(setup)
+    probes = lan.probed(setup, _timeout(setup))
     _every(setup, lambda g: checks.bulk_intact(setup, probes.get(g) or _unasked(setup, g)),
            "every guest's bulk TCP intact both ways")
 

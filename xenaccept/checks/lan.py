@@ -23,32 +23,36 @@ from xenaccept.resources.lanpeer import Peer, Session
 from xenaccept.resources.xenstore import parse_tree
 from xenaccept.transport.wait import WaitTimeout
 
-PINGS = 20          # full-size pings with DF set, 50 ms apart (3 s at most): one lost shows
+PINGS = 20          # full-size pings with DF set, 20 ms apart (3 s at most): one lost shows
 PROBE_TIMEOUT = 45  # pings: 3 s at most; bulk TCP: 20 s at most
 
 # Dom0: $1 seconds, $2 the probe's number, then (domid, request) pairs: ask each guest, wait
 # for every answer until the deadline, print each guest's directory. One command for all
 # the guests: they probe side by side.
 _ASK = r"""t=$1 seq=$2; shift 2
-doms=
-while [ $# -ge 2 ]; do
-    xenstore-write "/local/domain/$1/data/xenaccept/request" "$2" || exit 3
-    doms="$doms $1"; shift 2
+doms= paths= n=0 pairs=$(( $# / 2 ))
+while [ $n -lt $pairs ]; do  # (domid, request) pairs -> (path, request): one write for all
+    set -- "$@" "/local/domain/$1/data/xenaccept/request" "$2"
+    doms="$doms $1" paths="$paths /local/domain/$1/data/xenaccept/result" n=$((n + 1))
+    shift 2
 done
-end=$(( $(date +%s) + t ))
-while :; do
-    waiting=0
-    for d in $doms; do
-        r=$(xenstore-read "/local/domain/$d/data/xenaccept/result" 2>/dev/null)
-        case "$r" in "seq=$seq "*) ;; *) waiting=1 ;; esac
-    done
-    [ $waiting = 0 ] && break
-    [ "$(date +%s)" -ge $end ] && break
-    sleep 0.2
+xenstore-write "$@" || exit 3
+echo "asked at $(date +%s.%N)" >&2
+polls=$((t * 10))
+while [ $polls -gt 0 ]; do
+    got=0
+    for w in $(xenstore-read $paths 2>/dev/null); do [ "$w" = "seq=$seq" ] && got=$((got + 1)); done
+    [ $got -ge $n ] && break
+    polls=$((polls - 1))
+    sleep 0.1
 done
+echo "answered by $(date +%s.%N)" >&2
 for d in $doms; do xenstore-ls -f "/local/domain/$d/data/xenaccept"; done
 exit 0
 """
+
+
+_NODES = 'for d; do xenstore-ls -f "/local/domain/$d/data/xenaccept" 2>/dev/null; done; exit 0'
 
 
 @dataclass
@@ -88,24 +92,26 @@ def parse_result(line: str) -> dict[str, str]:
 
 def agents(ctx: Context) -> dict[str, Probe]:
     """Each guest's domid and what its agent published (no probe asked)."""
-    out: dict[str, Probe] = {}
+    doms = {}
     for guest in ctx.target.guests.names:
         dom = ctx.dom0.xl.domain(guest)
         if dom is None:
             raise CheckFailed("xl list", f"{guest} running", "no such domain")
-        r = ctx.dom0.runner.run("xenstore-ls", "-f", f"/local/domain/{dom.domid}/{LAN_KEY}")
-        out[guest] = Probe(guest, dom.domid, agent_nodes(r.stdout, dom.domid) if r.ok else {},
-                           None, 0.0, state=dom.state)
-    return out
+        doms[guest] = dom
+    # every guest's directory in one read (a guest without an agent has none: no lines)
+    r = ctx.dom0.runner.run("sh", "-c", _NODES, "sh", *(str(d.domid) for d in doms.values()))
+    return {guest: Probe(guest, d.domid, agent_nodes(r.stdout, d.domid), None, 0.0,
+                         state=d.state) for guest, d in doms.items()}
 
 
 def probe(ctx: Context, peer: Peer | None, only: str | None = None,
-          tcp: bool = True, count: int = PINGS) -> dict[str, Probe]:
+          tcp: bool = True, count: int = PINGS,
+          known: dict[str, Probe] | None = None) -> dict[str, Probe]:
     """Ask every guest with an agent (or ``only`` that one) at once for a probe: full-size
     pings to the gateway (the inventory's, else the lease's), then bulk TCP with the LAN
-    peer; wait for every answer."""
+    peer; wait for every answer. ``known``: the agents' nodes just read (:func:`leased`)."""
     lan = ctx.target.lan
-    found = {g: p for g, p in agents(ctx).items()
+    found = {g: p for g, p in (known or agents(ctx)).items()
              if p.nodes.get("agent") and "p" not in p.state and (only is None or g == only)}
     seq = int(time.time() * 1000) % 1_000_000_000
     args: list[str] = []
