@@ -180,8 +180,8 @@ def watched_wait(what: str, rund: Path, pid: int, answered, *, deadline_s: float
 
 def post_restore(st: dict, meta: dict, clock: Clock) -> int:
     """Fix-ups after -loadvm: clocks resume at the snapshot's time. (QEMU's DHCP server
-    also forgets its leases; the driver domain keeps its address, and the suite's guests use
-    no DHCP, so nobody else can be handed it.)"""
+    also forgets its leases; the driver domain and the suite's guests keep theirs, a day
+    long, so none asks again during a run.)"""
     r = ssh("dom0", f"date -u -s @{int(time.time())} >/dev/null", st=st)
     clock.log(f"Dom0 clock set to the host's (rc {r.returncode})")
     if not meta.get("drvdom_running"):

@@ -1,17 +1,20 @@
 """The LAN: the inventory's lan: section, the suite's LAN peer (over real sockets, with a
 client speaking the guests' side of the protocol), the guests' agent nodes as Dom0 reads
-them on the lab, the guests' kernel arguments, and throughput regressions."""
+them on the lab, Dom0's script asking and reading a probe, the guests' kernel arguments,
+and throughput regressions."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import socket
+import subprocess
+import time
 
 import pytest
 
 from tests.support import data
-from xenaccept.checks.lan import agent_nodes, parse_result
+from xenaccept.checks.lan import _ASK, agent_nodes, parse_result
 from xenaccept.errors import InventoryError
 from xenaccept.images import guest_payload
 from xenaccept.model import lan
@@ -144,3 +147,59 @@ def test_throughput_more_than_30_percent_down_is_a_regression():
     assert c.regressed
     assert c.slower == [("t.lan.xa-guest1.lan_to_guest_MBps", 2.0, 1.2)]  # -20% is noise
     assert "-40%, more than 30% slower" in c.markdown()
+
+
+# -- Dom0's side of the probe (checks/lan.py's _ASK), run for real against a stand-in
+# xenstore: a directory, with xenstore-write/-read/-ls as small scripts over it
+
+_XS = {
+    "xenstore-write": 'echo "$*" >> "$XS/calls"\nwhile [ $# -ge 2 ]; do '
+                      'mkdir -p "$XS/$(dirname "$1")"; printf %s "$2" > "$XS/$1"; shift 2; done',
+    "xenstore-read": 'for p; do [ -f "$XS/$p" ] || exit 1; cat "$XS/$p"; echo; done',
+    "xenstore-ls": 'd=$2; cd "$XS" && find ".$d" -type f | sort | '
+                   'while read -r f; do echo "${f#.} = \\"$(cat "$f")\\""; done',
+}
+
+
+@pytest.fixture
+def xenstore(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in _XS.items():
+        (bin_dir / name).write_text("#!/bin/sh\n" + body + "\n")
+        (bin_dir / name).chmod(0o755)
+    store = tmp_path / "xs"
+    store.mkdir()
+    monkeypatch.setenv("XS", str(store))
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return store
+
+
+def _ask(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    t0 = time.monotonic()
+    p = subprocess.run(["sh", "-c", _ASK, "sh", *args], text=True, capture_output=True,
+                       timeout=30)
+    return p, time.monotonic() - t0
+
+
+def test_asking_early_writes_every_request_at_once_and_waits_for_nothing(xenstore):
+    p, took = _ask("0", "42", "2", "seq=42 name=xa-guest1", "3", "seq=42 name=xa-guest2")
+    assert p.returncode == 0 and p.stdout == "" and took < 2
+    assert (xenstore / "calls").read_text().splitlines() == [
+        "/local/domain/2/data/xenaccept/request seq=42 name=xa-guest1 "
+        "/local/domain/3/data/xenaccept/request seq=42 name=xa-guest2"]
+
+
+def test_the_answers_are_read_once_every_guest_answered_that_probe(xenstore):
+    for domid in (2, 3):
+        d = xenstore / f"local/domain/{domid}/data/xenaccept"
+        d.mkdir(parents=True)
+        (d / "result").write_text(f"seq=42 received=20 address=10.0.2.1{domid}/24")
+    p, took = _ask("5", "42", "2", "", "3", "")   # wait only: nothing written
+    assert p.returncode == 0 and took < 3 and not (xenstore / "calls").exists()
+    assert agent_nodes(p.stdout, 3)["result"] == "seq=42 received=20 address=10.0.2.13/24"
+    # a guest still holding the answer to an earlier probe is waited for, to the deadline
+    (xenstore / "local/domain/3/data/xenaccept/result").write_text("seq=41 received=20")
+    p, took = _ask("1", "42", "2", "", "3", "")
+    assert p.returncode == 0 and 1 <= took < 4
+    assert parse_result(agent_nodes(p.stdout, 3)["result"])["seq"] == "41"

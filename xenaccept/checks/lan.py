@@ -26,18 +26,19 @@ from xenaccept.transport.wait import WaitTimeout
 PINGS = 20          # full-size pings with DF set, 20 ms apart (3 s at most): one lost shows
 PROBE_TIMEOUT = 45  # pings: 3 s at most; bulk TCP: 20 s at most
 
-# Dom0: $1 seconds, $2 the probe's number, then (domid, request) pairs: ask each guest, wait
-# for every answer until the deadline, print each guest's directory. One command for all
-# the guests: they probe side by side.
+# Dom0: $1 seconds (0: ask, do not wait), $2 the probe's number, then (domid, request)
+# pairs (an empty request: asked before, only wait): ask each guest, wait for every answer
+# until the deadline, print each guest's directory. One command for all the guests: they
+# probe side by side.
 _ASK = r"""t=$1 seq=$2; shift 2
 doms= paths= n=0 pairs=$(( $# / 2 ))
 while [ $n -lt $pairs ]; do  # (domid, request) pairs -> (path, request): one write for all
-    set -- "$@" "/local/domain/$1/data/xenaccept/request" "$2"
+    [ -n "$2" ] && set -- "$@" "/local/domain/$1/data/xenaccept/request" "$2"
     doms="$doms $1" paths="$paths /local/domain/$1/data/xenaccept/result" n=$((n + 1))
     shift 2
 done
-xenstore-write "$@" || exit 3
-echo "asked at $(date +%s.%N)" >&2
+[ $# = 0 ] || xenstore-write "$@" || exit 3
+[ "$t" = 0 ] && exit 0
 polls=$((t * 10))
 while [ $polls -gt 0 ]; do
     got=0
@@ -46,7 +47,6 @@ while [ $polls -gt 0 ]; do
     polls=$((polls - 1))
     sleep 0.1
 done
-echo "answered by $(date +%s.%N)" >&2
 for d in $doms; do xenstore-ls -f "/local/domain/$d/data/xenaccept"; done
 exit 0
 """
@@ -104,16 +104,26 @@ def agents(ctx: Context) -> dict[str, Probe]:
                          state=d.state) for guest, d in doms.items()}
 
 
-def probe(ctx: Context, peer: Peer | None, only: str | None = None,
-          tcp: bool = True, count: int = PINGS,
-          known: dict[str, Probe] | None = None) -> dict[str, Probe]:
+@dataclass
+class Asked:
+    """A probe asked and not yet read: its number, the guests asked, when."""
+    seq: int
+    guests: dict[str, Probe]
+    at: float
+    tcp: bool
+
+
+def ask(ctx: Context, only: str | None = None, tcp: bool = True, count: int = PINGS,
+        known: dict[str, Probe] | None = None) -> Asked:
     """Ask every guest with an agent (or ``only`` that one) at once for a probe: full-size
     pings to the gateway (the inventory's, else the lease's), then bulk TCP with the LAN
-    peer; wait for every answer. ``known``: the agents' nodes just read (:func:`leased`)."""
+    peer. ``known``: the agents' nodes just read (:func:`leased`). :func:`answers` reads
+    what they answer."""
     lan = ctx.target.lan
     found = {g: p for g, p in (known or agents(ctx)).items()
              if p.nodes.get("agent") and "p" not in p.state and (only is None or g == only)}
     seq = int(time.time() * 1000) % 1_000_000_000
+    asked = Asked(seq, found, time.monotonic(), tcp)
     args: list[str] = []
     for guest, p in found.items():
         gateway = lan.gateway or p.lease.get("router") or p.lease.get("server", "")
@@ -123,21 +133,43 @@ def probe(ctx: Context, peer: Peer | None, only: str | None = None,
         if lan.peer and tcp:
             req += f" peer={lan.peer[0]}:{lan.peer[1]} bytes={lan.bytes}"
         args += [str(p.domid), req]
-    if not args:
+    if args:
+        _run_ask(ctx, "0", seq, args)
+    return asked
+
+
+def answers(ctx: Context, asked: Asked, peer: Peer | None) -> dict[str, Probe]:
+    """Wait (at most :data:`PROBE_TIMEOUT` from the asking) for every guest's answer to
+    ``asked``, and what the LAN peer saw of each one's bulk TCP."""
+    if not asked.guests:
         return {}
-    t0 = time.monotonic()
-    r = ctx.dom0.runner.run("sh", "-c", _ASK, "sh", str(PROBE_TIMEOUT), str(seq), *args,
+    left = max(1, round(PROBE_TIMEOUT - (time.monotonic() - asked.at)))
+    out = _run_ask(ctx, str(left), asked.seq,
+                   [a for p in asked.guests.values() for a in (str(p.domid), "")])
+    took = time.monotonic() - asked.at
+    probes: dict[str, Probe] = {}
+    lan = ctx.target.lan
+    for guest, p in asked.guests.items():
+        probes[guest] = Probe(guest, p.domid, agent_nodes(out, p.domid), None, took,
+                              asked.seq, p.state)
+        if peer and lan.peer and asked.tcp and probes[guest].result:
+            probes[guest].session = peer.session(guest, asked.seq, timeout=5)
+    return probes
+
+
+def _run_ask(ctx: Context, seconds: str, seq: int, args: list[str]) -> str:
+    r = ctx.dom0.runner.run("sh", "-c", _ASK, "sh", seconds, str(seq), *args,
                             timeout=PROBE_TIMEOUT + 30)
     if not r.ok:
         raise HarnessError(f"asking the guests for a LAN probe failed: {r.describe()}")
-    took = time.monotonic() - t0
-    probes: dict[str, Probe] = {}
-    for guest, p in found.items():
-        probes[guest] = Probe(guest, p.domid, agent_nodes(r.stdout, p.domid), None, took, seq,
-                              p.state)
-        if peer and lan.peer and tcp and probes[guest].result:
-            probes[guest].session = peer.session(guest, seq, timeout=5)
-    return probes
+    return r.stdout
+
+
+def probe(ctx: Context, peer: Peer | None, only: str | None = None,
+          tcp: bool = True, count: int = PINGS,
+          known: dict[str, Probe] | None = None) -> dict[str, Probe]:
+    """:func:`ask`, then :func:`answers`."""
+    return answers(ctx, ask(ctx, only, tcp, count, known), peer)
 
 
 # -- the checkpoints ----------------------------------------------------------------------
