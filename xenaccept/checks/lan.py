@@ -11,7 +11,8 @@ and reads both; nothing is logged into, and nothing of the hosts' configuration 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 
 from xenaccept.checks import lanpath
 from xenaccept.checks.context import Context
@@ -65,6 +66,8 @@ class Probe:
     seq: int = 0
     state: str = ""                # xl list's: a paused guest ("--p---") answers nothing
     explained: str | None = None   # what explain() found, once for the probe's scenarios
+    # the probes asked with this one (explained together when they fail)
+    group: dict[str, Probe] | None = field(default=None, repr=False, compare=False)
 
     def running(self) -> None:
         if "p" in self.state:
@@ -113,15 +116,17 @@ class Asked:
     tcp: bool
 
 
-def ask(ctx: Context, only: str | None = None, tcp: bool = True, count: int = PINGS,
+def ask(ctx: Context, only: str | Collection[str] | None = None, tcp: bool = True,
+        count: int = PINGS,
         known: dict[str, Probe] | None = None) -> Asked:
     """Ask every guest with an agent (or ``only`` that one) at once for a probe: full-size
     pings to the gateway (the inventory's, else the lease's), then bulk TCP with the LAN
     peer. ``known``: the agents' nodes just read (:func:`leased`). :func:`answers` reads
     what they answer."""
     lan = ctx.target.lan
+    chosen = {only} if isinstance(only, str) else only
     found = {g: p for g, p in (known or agents(ctx)).items()
-             if p.nodes.get("agent") and "p" not in p.state and (only is None or g == only)}
+             if p.nodes.get("agent") and "p" not in p.state and (chosen is None or g in chosen)}
     seq = int(time.time() * 1000) % 1_000_000_000
     asked = Asked(seq, found, time.monotonic(), tcp)
     args: list[str] = []
@@ -154,6 +159,8 @@ def answers(ctx: Context, asked: Asked, peer: Peer | None) -> dict[str, Probe]:
                               asked.seq, p.state)
         if peer and lan.peer and asked.tcp and probes[guest].result:
             probes[guest].session = peer.session(guest, asked.seq, timeout=5)
+    for p in probes.values():
+        p.group = probes
     return probes
 
 
@@ -165,7 +172,7 @@ def _run_ask(ctx: Context, seconds: str, seq: int, args: list[str]) -> str:
     return r.stdout
 
 
-def probe(ctx: Context, peer: Peer | None, only: str | None = None,
+def probe(ctx: Context, peer: Peer | None, only: str | Collection[str] | None = None,
           tcp: bool = True, count: int = PINGS,
           known: dict[str, Probe] | None = None) -> dict[str, Probe]:
     """:func:`ask`, then :func:`answers`."""
@@ -226,7 +233,9 @@ def reaches_gateway(ctx: Context, p: Probe) -> None:
             f"ping -M do -s {r.get('size')} {r.get('ping')} from {p.guest} "
             f"({r.get('address')}, MTU {r.get('mtu')})",
             f"all {PINGS} full-size pings answered",
-            f"{got} of {sent} answered, and {small}" + _explained(ctx, p, int(r["mtu"])))
+            (f"{got} of {sent} answered" if sent <= PINGS else
+             f"{got} answered ({sent} sent: ping goes on to its 3 s deadline)")
+            + f", and {small}" + _explained(ctx, p, int(r["mtu"])))
 
 
 def throughput(p: Probe) -> dict[str, float]:
@@ -267,39 +276,78 @@ def bulk_intact(ctx: Context, p: Probe) -> None:
 
 def _explained(ctx: Context, p: Probe, mtu: int | None = None) -> str:
     """:func:`explain` for the guest of ``p``, read once for all the scenarios that fail
-    on the same probe."""
+    on the same probe, and at once for every guest of that probe that failed it (one read
+    of the path before and after, one probe of pings only, for them all)."""
     if p.explained is None:
-        p.explained = explain(ctx, p.guest, mtu)
-    return p.explained
+        group = {g: q for g, q in (p.group or {p.guest: p}).items()
+                 if q.explained is None and (q is p or _failed(q))}
+        found = explain_many(ctx, {g: mtu if q is p else _mtu(q) for g, q in group.items()})
+        for g, q in group.items():
+            q.explained = found[g]
+    return p.explained or ""
+
+
+def _mtu(p: Probe) -> int | None:
+    m = p.result.get("mtu", "")
+    return int(m) if m.isdigit() else None
+
+
+def _failed(p: Probe) -> bool:
+    """The probe's answer fails a LAN checkpoint (so its path is worth reading now)."""
+    r, s = p.result, p.session
+    if not r or "p" in p.state:
+        return True
+    if r.get("ping") and (int(r.get("received") or 0) < int(r.get("sent") or 0)
+                          or r.get("sent") in (None, "0")):
+        return True
+    return "tcp" in r and (r["tcp"] != "done" or s is None or not s.intact)
 
 
 def explain(ctx: Context, guest: str, mtu: int | None = None) -> str:
-    """What the path shows, hop by hop, when a guest's LAN traffic fails: the settings that
-    stop its frames (:func:`~xenaccept.checks.lanpath.causes`) and, around one more probe of
-    pings only, where the counters say its frames stopped. Best effort: a read that fails
-    is said, never raised over the checkpoint's own failure."""
+    """:func:`explain_many` for one guest."""
+    return explain_many(ctx, {guest: mtu})[guest]
+
+
+def explain_many(ctx: Context, guests: dict[str, int | None]) -> dict[str, str]:
+    """What the path shows, hop by hop, when guests' LAN traffic fails (``guests``: their
+    MTUs, when known): the settings that stop each one's frames
+    (:func:`~xenaccept.checks.lanpath.causes`) and, around one more probe of pings only,
+    where the counters say its frames stopped. Best effort: a read that fails is said,
+    never raised over the checkpoint's own failure."""
     t = ctx.target
+    out: dict[str, str] = {}
+    vifs: dict[str, tuple[str, str]] = {}
+    for guest in guests:
+        try:
+            vifs[guest] = served_vif(ctx, guest)
+        except (HarnessError, CheckFailed) as e:
+            out[guest] = f"\n(the path could not be read: {e})"
+    if not vifs:
+        return out
     try:
-        vif, mac = served_vif(ctx, guest)
         before = netpath.read(ctx.drvdom.runner, t.bridge)
-        found = lanpath.causes(before, bridge=t.bridge, nic=t.driver_domain.nic, vif=vif,
-                               mac=mac, guest_mtu=mtu or 1500, guest=guest)
-        again = probe(ctx, None, only=guest, tcp=False, count=10).get(guest)
+        again = probe(ctx, None, only=set(vifs), tcp=False, count=10)
         after = netpath.read(ctx.drvdom.runner, t.bridge)
-        path = lanpath.where(before, after, nic=t.driver_domain.nic, vif=vif, guest=guest)
     except (HarnessError, CheckFailed) as e:
-        return f"\n(the path could not be read: {e})"
-    lines = [f"cause: {c}" for c in found] or [
-        f"no setting on the driver domain's path ({vif}, {t.bridge}, {t.driver_domain.nic}: "
-        "MTUs, port states and flags, VLANs, queues, fdb, packet filters) explains it"]
-    r = again.result if again else {}
-    lines.append(f"a probe of pings only: {r.get('received', 0)} of {r.get('sent', 0)} "
-                 f"full-size and {r.get('small_received', 0)} of {r.get('small_sent', 0)} "
-                 f"small answered; {path}" if r else
-                 f"a probe of pings only went unanswered; {path}")
-    if before.unread:
-        lines.append("not read: " + ", ".join(f"{k} ({v})" for k, v in before.unread.items()))
-    return "\n" + "\n".join(lines)
+        return out | dict.fromkeys(vifs, f"\n(the path could not be read: {e})")
+    for guest, (vif, mac) in vifs.items():
+        found = lanpath.causes(before, bridge=t.bridge, nic=t.driver_domain.nic, vif=vif,
+                               mac=mac, guest_mtu=guests[guest] or 1500, guest=guest)
+        path = lanpath.where(before, after, nic=t.driver_domain.nic, vif=vif, guest=guest)
+        lines = [f"cause: {c}" for c in found] or [
+            f"no setting on the driver domain's path ({vif}, {t.bridge}, "
+            f"{t.driver_domain.nic}: MTUs, port states and flags, VLANs, queues, fdb, packet "
+            "filters) explains it"]
+        r = again[guest].result if guest in again else {}
+        lines.append(f"a probe of pings only: {r.get('received', 0)} of {r.get('sent', 0)} "
+                     f"full-size and {r.get('small_received', 0)} of "
+                     f"{r.get('small_sent', 0)} small answered; {path}" if r else
+                     f"a probe of pings only went unanswered; {path}")
+        if before.unread:
+            lines.append("not read: " + ", ".join(f"{k} ({v})"
+                                                  for k, v in before.unread.items()))
+        out[guest] = "\n" + "\n".join(lines)
+    return out
 
 
 def back_on_the_lan(ctx: Context, timeout: float) -> None:
