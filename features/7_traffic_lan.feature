@@ -8,7 +8,8 @@ Feature: 7 (LAN). The guests reach the LAN through the driver domain and its NIC
   its lease in its own xenstore directory (data/xenaccept/lan/) and answers the suite's
   probe asked there (data/xenaccept/request), so Dom0 reads everything and no guest is
   logged into. Check mode asks too: a probe is a message to the suite's own guest, like a
-  ping; nothing of the hosts' configuration changes. The TCP peer (`lan.peer`) is the
+  ping; nothing of the hosts' configuration changes. It asks at the run's first scenario,
+  so the guests probe while the hosts are read, and these scenarios read the answers. The TCP peer (`lan.peer`) is the
   suite's own server on this machine, as the guests reach it on the LAN (the lab's LAN
   relays it to loopback). `lan: none` in the inventory skips these scenarios, saying so;
   so do guests of the operator's own (the suite does not log into them).
