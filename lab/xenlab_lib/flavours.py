@@ -30,6 +30,14 @@ old=$(dpkg-query -W -f '${{Package}} ${{Status}}\\n' 'linux-image-6.1.*' 2>/dev/
 dpkg-query -W -f '${{Package}} ${{Version}}\\n' 'linux-image-*'
 '''
 
+# trixie's debootstrap no longer brings e2fsprogs (no longer Priority: required there); a
+# host installed onto ext4 has it (the installer adds it for the root's file system, and
+# the boot's fsck runs it), as the lab's root is ext4.
+TRIXIE_SCRIPT = """
+apt-get update
+apt-get install -y --no-install-recommends e2fsprogs
+"""
+
 FLAVOURS: dict[str, dict] = {
     "bookworm": {
         "description": "Debian bookworm: Xen 4.17, Linux 6.1",
@@ -42,7 +50,7 @@ FLAVOURS: dict[str, dict] = {
     },
     "trixie": {
         "description": "Debian trixie: Xen 4.20, Linux 6.12",
-        "image": {"suite": "trixie", "pre_script": "", "kernel_prefix": "6.12."},
+        "image": {"suite": "trixie", "pre_script": TRIXIE_SCRIPT, "kernel_prefix": "6.12."},
     },
 }
 

@@ -97,14 +97,30 @@ def test_the_guest_link_local_address_is_the_eui64_of_its_mac():
         guest_payload.peer_of("2001:db8::1")
 
 
-def dom0_with(free_kb: int) -> FakeRunner:
-    """Dom0 answering from the recorded package database, with ``free_kb`` free in /var/lib."""
+def dom0_with(free_kb: int, without: str = "") -> FakeRunner:
+    """Dom0 answering from the recorded package database (less the package ``without``),
+    with ``free_kb`` free in /var/lib."""
+    pkgs = data("dom0_dpkg-query-W-closure-fields_plain.txt")
+    if without:
+        pkgs = "".join(line for line in pkgs.splitlines(keepends=True)
+                       if not line.startswith(f"{without}\t"))
     return FakeRunner("dom0", {
-        "dpkg-query -W": data("dom0_dpkg-query-W-closure-fields_plain.txt"),
+        "dpkg-query -W": pkgs,
         "df -Pk": ("Filesystem 1024-blocks Used Available Capacity Mounted on\n"
                    f"/dev/vda 4000000 3000000 {free_kb} 80% /\n"),
         "test -d": (1, "", ""),
     }, read_only=False, match="prefix", default="")
+
+
+def test_a_dom0_without_mkfs_ext4_is_refused_before_anything_is_written():
+    """As the trixie lab first was: debootstrap no longer brings e2fsprogs there."""
+    dom0 = dom0_with(free_kb=4000 * 1024, without="e2fsprogs")
+    image = img.DriverDomainImage(dom0, "drvdom", log=lambda m: None)
+    p = personal.Personal("drvdom", "e1000", None, None, (), "0" * 32)
+    with pytest.raises(HarnessError, match=r"no mkfs\.ext4 \(Debian: e2fsprogs\).*"
+                                               r"driver_domain\.disk"):
+        image.build(p, "6.1.0-50-amd64")
+    assert not dom0.transcript.mutating()
 
 
 def test_too_little_space_in_dom0_is_refused_before_anything_is_written():

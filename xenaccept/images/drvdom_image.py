@@ -141,6 +141,11 @@ class DriverDomainImage:
         if missing or not xen_utils:
             raise HarnessError("Dom0 lacks packages the driver domain is built from: "
                                + ", ".join(missing + ([] if xen_utils else ["xen-utils-*"])))
+        if "e2fsprogs" not in pkgs:   # trixie no longer has it in every system
+            raise HarnessError(
+                "Dom0 has no mkfs.ext4 (Debian: e2fsprogs): the driver domain's disk is made "
+                "with `mkfs.ext4 -d`. Install e2fsprogs, or name a disk of your own "
+                "(driver_domain.disk)")
         chosen = closure(pkgs, [*ROOTS, *xen_utils])
         need_mb = sum(pkgs[n].size_kb for n in chosen) / 1024 * 1.3 + 256
         self._check_space(need_mb)
