@@ -112,22 +112,22 @@ def dom0_with(free_kb: int, without: str = "") -> FakeRunner:
     }, read_only=False, match="prefix", default="")
 
 
-def test_a_dom0_without_mkfs_ext4_is_refused_before_anything_is_written():
-    """As the trixie lab first was: debootstrap no longer brings e2fsprogs there."""
-    dom0 = dom0_with(free_kb=4000 * 1024, without="e2fsprogs")
+def refused_before_writing(dom0: FakeRunner, says: str) -> None:
+    """Building the image in ``dom0`` is refused with ``says``, before anything is written."""
     image = img.DriverDomainImage(dom0, "drvdom", log=lambda m: None)
     p = personal.Personal("drvdom", "e1000", None, None, (), "0" * 32)
-    with pytest.raises(HarnessError, match=r"no mkfs\.ext4 \(Debian: e2fsprogs\).*"
-                                               r"driver_domain\.disk"):
+    with pytest.raises(HarnessError, match=says):
         image.build(p, "6.1.0-50-amd64")
     assert not dom0.transcript.mutating()
+
+
+def test_a_dom0_without_mkfs_ext4_is_refused_before_anything_is_written():
+    """As the trixie lab first was: debootstrap no longer brings e2fsprogs there."""
+    refused_before_writing(dom0_with(free_kb=4000 * 1024, without="e2fsprogs"),
+                           r"no mkfs\.ext4 \(Debian: e2fsprogs\).*driver_domain\.disk")
 
 
 def test_too_little_space_in_dom0_is_refused_before_anything_is_written():
-    dom0 = dom0_with(free_kb=100 * 1024)
-    image = img.DriverDomainImage(dom0, "drvdom", log=lambda m: None)
-    p = personal.Personal("drvdom", "e1000", None, None, (), "0" * 32)
-    with pytest.raises(HarnessError, match=r"Dom0 has 100 MB free in /var/lib .*needs "
-                                               r"about \d+ MB.*driver_domain\.disk"):
-        image.build(p, "6.1.0-50-amd64")
-    assert not dom0.transcript.mutating()
+    refused_before_writing(dom0_with(free_kb=100 * 1024),
+                           r"Dom0 has 100 MB free in /var/lib .*needs about \d+ MB.*"
+                           r"driver_domain\.disk")
