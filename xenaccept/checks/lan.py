@@ -116,17 +116,16 @@ class Asked:
     tcp: bool
 
 
-def ask(ctx: Context, only: str | Collection[str] | None = None, tcp: bool = True,
+def ask(ctx: Context, only: Collection[str] | None = None, tcp: bool = True,
         count: int = PINGS,
         known: dict[str, Probe] | None = None) -> Asked:
-    """Ask every guest with an agent (or ``only`` that one) at once for a probe: full-size
+    """Ask every guest with an agent (or ``only`` those) at once for a probe: full-size
     pings to the gateway (the inventory's, else the lease's), then bulk TCP with the LAN
     peer. ``known``: the agents' nodes just read (:func:`leased`). :func:`answers` reads
     what they answer."""
     lan = ctx.target.lan
-    chosen = {only} if isinstance(only, str) else only
     found = {g: p for g, p in (known or agents(ctx)).items()
-             if p.nodes.get("agent") and "p" not in p.state and (chosen is None or g in chosen)}
+             if p.nodes.get("agent") and "p" not in p.state and (only is None or g in only)}
     seq = int(time.time() * 1000) % 1_000_000_000
     asked = Asked(seq, found, time.monotonic(), tcp)
     args: list[str] = []
@@ -172,7 +171,7 @@ def _run_ask(ctx: Context, seconds: str, seq: int, args: list[str]) -> str:
     return r.stdout
 
 
-def probe(ctx: Context, peer: Peer | None, only: str | Collection[str] | None = None,
+def probe(ctx: Context, peer: Peer | None, only: Collection[str] | None = None,
           tcp: bool = True, count: int = PINGS,
           known: dict[str, Probe] | None = None) -> dict[str, Probe]:
     """:func:`ask`, then :func:`answers`."""
@@ -276,11 +275,11 @@ def bulk_intact(ctx: Context, p: Probe) -> None:
 
 def _explained(ctx: Context, p: Probe, mtu: int | None = None) -> str:
     """:func:`explain` for the guest of ``p``, read once for all the scenarios that fail
-    on the same probe, and at once for every guest of that probe that failed it (one read
-    of the path before and after, one probe of pings only, for them all)."""
+    on the same probe, and at once for every guest asked with it (one read of the path
+    before and after, one probe of pings only, for them all: a guest that failed too
+    finds its explanation there)."""
     if p.explained is None:
-        group = {g: q for g, q in (p.group or {p.guest: p}).items()
-                 if q.explained is None and (q is p or _failed(q))}
+        group = {g: q for g, q in (p.group or {p.guest: p}).items() if q.explained is None}
         found = explain_many(ctx, {g: mtu if q is p else _mtu(q) for g, q in group.items()})
         for g, q in group.items():
             q.explained = found[g]
@@ -290,17 +289,6 @@ def _explained(ctx: Context, p: Probe, mtu: int | None = None) -> str:
 def _mtu(p: Probe) -> int | None:
     m = p.result.get("mtu", "")
     return int(m) if m.isdigit() else None
-
-
-def _failed(p: Probe) -> bool:
-    """The probe's answer fails a LAN checkpoint (so its path is worth reading now)."""
-    r, s = p.result, p.session
-    if not r or "p" in p.state:
-        return True
-    if r.get("ping") and (int(r.get("received") or 0) < int(r.get("sent") or 0)
-                          or r.get("sent") in (None, "0")):
-        return True
-    return "tcp" in r and (r["tcp"] != "done" or s is None or not s.intact)
 
 
 def explain(ctx: Context, guest: str, mtu: int | None = None) -> str:
