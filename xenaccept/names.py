@@ -29,7 +29,11 @@ INITRAMFS_HOOK = "/etc/initramfs-tools/hooks/xenaccept-pciback"
 MODPROBE_CONF = "/etc/modprobe.d/xenaccept-pciback.conf"
 DOMAINS_UNIT = "xenaccept-domains.service"
 DOMAINS_UNIT_PATH = f"/etc/systemd/system/{DOMAINS_UNIT}"
-PERSIST_FILES = (GRUB_DROPIN, INITRAMFS_HOOK, MODPROBE_CONF, DOMAINS_UNIT_PATH)
+# ... and, when the suite built the driver domain, the kernel's hooks that make its boot
+# files for each kernel apt installs (and remove them with the kernel)
+KERNEL_HOOKS = ("/etc/kernel/postinst.d/xenaccept-driver-domain",
+                "/etc/kernel/postrm.d/xenaccept-driver-domain")
+PERSIST_FILES = (GRUB_DROPIN, INITRAMFS_HOOK, MODPROBE_CONF, DOMAINS_UNIT_PATH, *KERNEL_HOOKS)
 
 # the driver domain: the unit that runs `xl devd`. At run time the suite starts it as a
 # transient unit; made permanent, the driver domain's own disk has a unit file for it.

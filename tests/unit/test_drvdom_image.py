@@ -117,7 +117,7 @@ def refused_before_writing(dom0: FakeRunner, says: str) -> None:
     image = img.DriverDomainImage(dom0, "drvdom", log=lambda m: None)
     p = personal.Personal("drvdom", "e1000", None, None, (), "0" * 32)
     with pytest.raises(HarnessError, match=says):
-        image.build(p, "6.1.0-50-amd64")
+        image.build(p)
     assert not dom0.transcript.mutating()
 
 
@@ -131,3 +131,30 @@ def test_too_little_space_in_dom0_is_refused_before_anything_is_written():
     refused_before_writing(dom0_with(free_kb=100 * 1024),
                            r"Dom0 has 100 MB free in /var/lib .*needs about \d+ MB.*"
                            r"driver_domain\.disk")
+
+
+def test_the_boot_files_script_is_valid_shell_naming_every_module_it_brings(tmp_path):
+    import subprocess
+    text = img.boot_files_script("/var/lib/xenaccept/drvdom", "e1000", "/etc/xen/drvdom.cfg")
+    script = tmp_path / "boot-files"
+    script.write_text(text)
+    assert subprocess.run(["sh", "-n", str(script)], capture_output=True).returncode == 0
+    assert "e1000 xen-netback xen-pcifront bridge" in text and "--optional" in text
+    usage = subprocess.run(["sh", str(script)], capture_output=True, text=True)
+    assert usage.returncode == 2 and "build|install|remove" in usage.stderr
+
+
+def test_a_kernel_hook_that_fails_never_fails_apt(tmp_path):
+    """apt runs /etc/kernel/postinst.d with the release: a failure is said, not returned."""
+    import subprocess
+    from xenaccept.provision.persist.templates import kernel_hook
+    broken = tmp_path / "boot-files"
+    broken.write_text("echo 'no modules for the kernel' >&2; exit 3\n")
+    hook = tmp_path / "hook"
+    hook.write_text(kernel_hook(str(broken), "install"))
+    p = subprocess.run(["sh", str(hook), "6.12.57+deb12-amd64", "/boot/vmlinuz-6.12"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0
+    assert "boot files for 6.12.57+deb12-amd64 were not made (install)" in p.stderr
+    hook.write_text(kernel_hook(str(tmp_path / "absent"), "remove"))
+    assert subprocess.run(["sh", str(hook), "6.1"], capture_output=True).returncode == 0

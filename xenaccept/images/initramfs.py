@@ -6,6 +6,9 @@ its module selection (a targeted ``MODULES=dep`` initrd lacks the Xen front-ends
 matter.
 
 Used for the guests' payload and for the driver domain's boot (its root on ``/dev/xvda``).
+The driver domain's also carries the kernel's own files its system needs (modules with
+their indexes and firmware, the kernel's config) below ``/xenaccept/kernel``: everything
+that belongs to one kernel is in its initramfs, so another kernel needs only another one.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from collections.abc import Mapping, Sequence
 from xenaccept.errors import HarnessError
 from xenaccept.transport.runner import Runner
 
-# $1 work dir, $2 kernel release, $3 output, $4 modules (space-separated), then the tools;
-# /init on stdin, then any other file after a line "#@xenaccept-file /its/path". Prints the
+# $1 work dir, $2 kernel release, $3 output, $4 modules (space-separated), $5 the modules
+# of the system it boots (space-separated; those after --optional only when the kernel has
+# them as modules; empty: none), then the tools; /init on stdin, then any other file after a
+# line "#@xenaccept-file /its/path". Prints the number of the system's modules, then the
 # archive's size in kB.
-_BUILD = r"""set -e
-w=$1; rel=$2; out=$3; mods=$4; shift 4
+BUILD = r"""set -e
+w=$1; rel=$2; out=$3; mods=$4; kmods=$5; shift 5
+[ -d "/lib/modules/$rel" ] || { echo "Dom0 has no modules for the kernel $rel" >&2; exit 3; }
 rm -rf "$w"; mkdir -p "$w/xenaccept/bin" "$w/xenaccept/mod" "$w/dev" \
     "$w/proc" "$w/sys" "$w/tmp" "$w/bin" "$w/root"
 f="$w/init"; : > "$f"
@@ -53,6 +59,33 @@ for m in $mods; do
     done
 done
 [ -s "$w/xenaccept/mod/order" ] || echo "" > "$w/xenaccept/mod/order"
+# the system's modules with their dependencies (as modprobe resolves them for $rel), their
+# firmware, the index files depmod reads, the kernel's config; depmod then writes the
+# indexes for just these
+k="$w/xenaccept/kernel"; want=; opt=; n=0
+for m in $kmods; do
+    if [ "$m" = --optional ]; then opt=1
+    elif [ -z "$opt" ] || modinfo -k "$rel" -F filename "$m" 2>/dev/null | grep -q '^/'; then
+        want="$want $m"
+    fi
+done
+if [ -n "$want" ]; then
+    files=$(modprobe --set-version "$rel" --show-depends -a $want |
+            awk '$1 == "insmod" {print $2}' | sort -u)
+    fw=$(for m in $want; do modinfo -k "$rel" -F firmware "$m" 2>/dev/null; done | sort -u)
+    mkdir -p "$k"
+    {
+        for f in $files; do echo "${f#/}"; done
+        for f in $fw; do [ -e "/lib/firmware/$f" ] && echo "lib/firmware/$f"; done
+        for f in modules.order modules.builtin modules.builtin.modinfo; do
+            [ -e "/lib/modules/$rel/$f" ] && echo "lib/modules/$rel/$f"
+        done
+        [ -e "/boot/config-$rel" ] && echo "boot/config-$rel"
+    } | (cd / && cpio -p -d -m --quiet "$k")
+    depmod -b "$k" "$rel"
+    n=$(echo "$files" | grep -c . || true)
+fi
+echo "$n"
 (cd "$w" && find . | cpio -o -H newc --quiet) > "$out.tmp"
 mv "$out.tmp" "$out"
 rm -rf "$w"
@@ -60,13 +93,17 @@ du -k "$out" | cut -f1
 """
 
 
+def stdin_of(init: str, files: Mapping[str, str] | None = None) -> str:
+    """What the build reads on its standard input: /init, then each other file."""
+    return init + "".join(f"\n#@xenaccept-file {p}\n{text}" for p, text in (files or {}).items())
+
+
 def build(dom0: Runner, release: str, path: str, init: str, tools: Sequence[str],
           modules: Sequence[str], *, what: str, files: Mapping[str, str] | None = None) -> int:
     """Build the archive at ``path`` in Dom0 (its directory exists), with ``files`` (absolute
     path in the archive -> text, made executable) beside /init; returns its size in kB."""
-    stdin = init + "".join(f"\n#@xenaccept-file {p}\n{text}" for p, text in (files or {}).items())
-    r = dom0.run("sh", "-c", _BUILD, "sh", f"{path}.stage", release, path, " ".join(modules),
-                 *tools, stdin=stdin, mutates=True, timeout=300)
+    r = dom0.run("sh", "-c", BUILD, "sh", f"{path}.stage", release, path, " ".join(modules),
+                 "", *tools, stdin=stdin_of(init, files), mutates=True, timeout=300)
     if not r.ok:
         raise HarnessError(f"building {what} in Dom0 failed: {r.describe()}")
     return int(r.stdout.split()[-1])

@@ -171,6 +171,10 @@ def _driver_domain(d: Any, field: str, base: Path, dom0: SSHSpec) -> DriverDomai
         ssh = {**(ssh or {}), "host": address.split("/")[0]}
         via_dom0 = True
     spec = _ssh(ssh, f"{f}.ssh", base, "driver_domain.ssh")
+    if disk is None and d.get("ramdisk") is not None:
+        raise InventoryError(
+            f"{f}.ramdisk: only with {f}.disk (the disk the suite builds boots its own "
+            "initramfs, which brings the kernel's modules for it)")
     if via_dom0:
         spec = dataclasses.replace(spec, jump=dom0, ssh_config="")
     return DriverDomain(

@@ -108,14 +108,14 @@ def driver_domain_disk(s: StageContext) -> tuple[str, str]:
         raise HarnessError("the device's native driver is not known")
     built = image.build(Personal(dd.name, native,
                                  dd.address, dd.gateway, (client, *dd.authorized_keys),
-                                 secrets.token_hex(16)),
-                        s.dom0.kernel.release)
+                                 secrets.token_hex(16)))
     assert dd.ssh is not None
     keys.pin(dd.ssh.host, dd.ssh.port, built.host_key)
     s.log(f"{dd.name}: host key pinned in {keys.known_hosts} ({built.host_key.split()[0]})")
     if isinstance(s.drvdom.runner, SSHRunner):  # reached with them from now on
         s.drvdom.runner.retarget(keys.spec(s.drvdom.runner.spec))
-    ramdisk = dd.ramdisk or image.boot_initramfs(s.dom0.kernel.release)
+    ramdisk = image.boot_initramfs(s.dom0.kernel.release, native,
+                                   s.target.config_path(dd.name))
     return f"format=raw,vdev=xvda,access=rw,target={built.path}", ramdisk
 
 

@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
+from xenaccept.images.drvdom_image import boot_files_path, image_dir
 from xenaccept.images.personal import network
 from xenaccept.errors import HarnessError
 from xenaccept.model import validate
 from xenaccept.names import (AUTOSTART, BOOT_BACKUP, DEVD_UNIT_PERSISTENT, DOMAINS_UNIT,
-                             DOMAINS_UNIT_PATH, GRUB_DROPIN, INITRAMFS_HOOK, MODPROBE_CONF,
-                             READY_UNIT)
+                             DOMAINS_UNIT_PATH, GRUB_DROPIN, INITRAMFS_HOOK, KERNEL_HOOKS,
+                             MODPROBE_CONF, READY_UNIT)
 from xenaccept.provision.context import StageContext
 from xenaccept.provision.persist.bootentry import check_default_entry
 from xenaccept.provision.persist.record import (UPDATE_TIMEOUT, Record, hashes, remove_files,
                                                 restore_generated, save)
 from xenaccept.provision.persist.templates import (INITRAMFS_HOOK_TEXT, UNIT_TEXT, autostart_script,
-                                                   driver_domain_files, grub_dropin, modprobe_conf)
+                                                   driver_domain_files, grub_dropin, kernel_hook,
+                                                   modprobe_conf)
 
 
 def write_driver_domain(s: StageContext) -> None:
@@ -75,13 +77,20 @@ def write_boot_hide(s: StageContext, record: Record) -> None:
 
 
 def write_autostart(s: StageContext, record: Record) -> None:
-    """The domains started at boot: the autostart script and its unit, enabled."""
+    """The domains started at boot: the autostart script and its unit, enabled. A driver
+    domain the suite built follows Dom0's kernels too: the kernel's hooks make its boot
+    files for each kernel apt installs (its disk holds nothing of one kernel)."""
     runner = s.dom0.runner
     t = s.target
-    record.files += [AUTOSTART, DOMAINS_UNIT_PATH]
+    hooks = KERNEL_HOOKS if t.driver_domain.built else ()
+    record.files += [AUTOSTART, DOMAINS_UNIT_PATH, *hooks]
     save(runner, record)
-    s.journal.push(f"disable {DOMAINS_UNIT}; remove it and {AUTOSTART}",
-                   lambda: remove_files(runner, record))
+    s.journal.push(f"disable {DOMAINS_UNIT}; remove it, {AUTOSTART}"
+                   + "".join(f", {h}" for h in hooks), lambda: remove_files(runner, record))
+    script = boot_files_path(image_dir(t.driver_domain.name))
+    for path in hooks:
+        action = "install" if "/postinst.d/" in path else "remove"
+        runner.write_file(path, kernel_hook(script, action), mode="0755")
     config_of = {n: t.config_path(n) for n in (t.driver_domain.name, *t.guests.names)}
     runner.write_file(AUTOSTART, autostart_script(config_of, t.driver_domain.name,
                                                   list(t.guests.names)), mode="0755")

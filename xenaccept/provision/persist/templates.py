@@ -121,3 +121,17 @@ def driver_domain_files(bridge: str, nic: str, mac: str, native: str, network: s
             "ExecStop=-/usr/bin/xenstore-rm " + READY_KEY + "\n\n"
             "[Install]\nWantedBy=multi-user.target\n"),
     }
+
+
+def kernel_hook(script: str, action: str) -> str:
+    """/etc/kernel/post{inst,rm}.d: the driver domain's boot files follow Dom0's kernels.
+    A failure is said and never fails apt (the next-boot check names what it left)."""
+    q = shlex.quote
+    return f"""#!/bin/sh
+{MARKER}: the driver domain's boot files follow Dom0's kernels (removed
+# when the suite restores the host). Run by apt with the kernel's release as $1.
+[ -n "${{1:-}}" ] && [ -f {q(script)} ] || exit 0
+sh {q(script)} {action} "$1" ||
+    echo "xenaccept: the driver domain's boot files for $1 were not made ({action})" >&2
+exit 0
+"""
