@@ -1,10 +1,14 @@
-"""Steps of the reboot scenario: the setup made permanent comes back by itself."""
+"""Steps of the reboot scenarios: the setup made permanent comes back by itself, and will
+come back at the next boot."""
 
 import pytest
 from pytest_bdd import given, then
 
+from fixtures.record import record
 from xenaccept import checks
+from xenaccept.checks import nextboot
 from xenaccept.provision import Setup, Stage
+from xenaccept.resources.nextboot import NextBoot
 
 
 @given("the setup is made permanent and the host rebooted")
@@ -18,6 +22,38 @@ def made_permanent(setup: Setup) -> None:
     if reason:
         pytest.skip(reason)
     setup.ensure(Stage.PERSISTED)
+
+
+@given("a permanent setup, its next boot read without rebooting", target_fixture="next_boot")
+def next_boot(setup: Setup, pytestconfig: pytest.Config) -> NextBoot:
+    made_permanent(setup)
+    nb = nextboot.read(setup)
+    record(pytestconfig).facts.setdefault(setup.target.name, {})["next_boot"] = nb.facts()
+    setup.log(nb.summary())
+    return nb
+
+
+@then("GRUB's default entry boots Xen, with the hide on Dom0's line and every argument it "
+      "runs with now")
+def boot_entry(next_boot: NextBoot) -> None:
+    nextboot.boot_entry(next_boot)
+
+
+@then("the initramfs of the kernel that entry boots holds xen-pciback and the softdep before "
+      "the native driver")
+def initramfs(next_boot: NextBoot) -> None:
+    nextboot.initramfs(next_boot)
+
+
+@then("the units that start the setup at boot are enabled, in Dom0 and in the driver "
+      "domain's disk")
+def units(next_boot: NextBoot) -> None:
+    nextboot.units(next_boot)
+
+
+@then("the driver domain will boot the kernel Dom0 will boot, from boot files made for it")
+def driver_domain_boot(next_boot: NextBoot) -> None:
+    nextboot.driver_domain_boot(next_boot)
 
 
 @then("Dom0 runs a boot started after the setup was made permanent")

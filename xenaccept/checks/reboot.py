@@ -6,14 +6,18 @@ from xenaccept.checks.bridge import enslaved
 from xenaccept.checks.context import Context
 from xenaccept.checks.device import bound_to_pciback
 from xenaccept.errors import CheckFailed
-from xenaccept.names import DEVD_UNIT_PERSISTENT, DOMAINS_UNIT, READY_KEY, READY_UNIT
+from xenaccept.names import (DEVD_UNIT_PERSISTENT, DOMAINS_UNIT, PERSIST_RECORD, READY_KEY,
+                             READY_UNIT)
 from xenaccept.resources.kernel import hidden_bdfs
 from xenaccept.resources.xenstore import assignable_node
 
 
 def persistent_setup_present(setup: Context) -> bool:
-    """Whether Dom0 holds a permanent setup (the autostart unit enabled)."""
-    return setup.dom0.runner.run("systemctl", "is-enabled", "--quiet", DOMAINS_UNIT).ok
+    """Whether Dom0 holds a permanent setup: the record ``--persist`` keeps (so that a
+    setup whose unit was disabled since is checked, and fails), or the autostart unit
+    enabled."""
+    return setup.dom0.file_exists(PERSIST_RECORD) or \
+        setup.dom0.runner.run("systemctl", "is-enabled", "--quiet", DOMAINS_UNIT).ok
 
 
 def booted_after_persist(setup: Context) -> None:

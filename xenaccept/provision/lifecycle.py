@@ -15,6 +15,7 @@ from xenaccept.provision.persist.record import manual_undo
 from xenaccept.provision.persist.templates import READY_DEADLINE
 from xenaccept.provision.stages import backend_daemon, bridge, create, until_forwarding
 from xenaccept import console
+from xenaccept.resources import nextboot
 from xenaccept.transport import wait
 
 REBOOT_TIMEOUT = 600.0     # Dom0 back over SSH after a reboot (TCG: 44-46 s measured)
@@ -168,8 +169,15 @@ def restart_driver_domain(s: StageContext) -> float:
 def persistent(s: StageContext) -> None:
     """The running setup made permanent (:mod:`.persist`; the boot-time hide was written with
     the run-time one), then the host rebooted for real and everything waited for as it
-    comes back by itself."""
+    comes back by itself. Never into a next boot that is already known broken: it is read
+    first, as check mode reads it (:mod:`xenaccept.resources.nextboot`)."""
     write_driver_domain(s)
     s.persisted = True
     write_autostart(s, s.record)
+    nb = nextboot.read(s.dom0, s.drvdom, s.target, s.bdf)
+    problems = nb.problems()
+    if problems:
+        raise HarnessError("not rebooting: the next boot would not bring the setup back: "
+                           + "; ".join(problems))
+    s.log(f"the next boot: {nb.summary()}")
     reboot_into_persistent(s)

@@ -4,9 +4,10 @@ entry update-grub wrote, read back and checked."""
 from __future__ import annotations
 
 from xenaccept.errors import HarnessError
+from xenaccept.resources.grub import missing_args
 from xenaccept.transport.runner import Runner
 
-KEEP_OUT = ("placeholder", "BOOT_IMAGE", "root", "ro", "rw")
+__all__ = ["check_default_entry", "dom0_line", "missing_args"]
 
 
 def dom0_line(grub_cfg: str) -> str | None:
@@ -17,14 +18,6 @@ def dom0_line(grub_cfg: str) -> str | None:
         if words[:1] == ["module2"] and len(words) > 1 and "vmlinuz" in words[1]:
             return " ".join(words[2:])
     return None
-
-
-def missing_args(running: str, entry: str, bdf: str) -> list[str]:
-    """What Dom0's command line has now, or the hide, that the entry would not give it."""
-    have = set(entry.split())
-    want = [w for w in running.split() if w.split("=", 1)[0] not in KEEP_OUT]
-    want.append(f"xen-pciback.hide=({bdf})")
-    return [w for w in dict.fromkeys(want) if w not in have]
 
 
 def check_default_entry(runner: Runner, running: str, bdf: str) -> None:
