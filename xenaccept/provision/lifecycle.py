@@ -174,7 +174,7 @@ def persistent(s: StageContext) -> None:
     write_driver_domain(s)
     s.persisted = True
     write_autostart(s, s.record)
-    nb = nextboot.read(s.dom0, s.drvdom, s.target, s.bdf)
+    nb = nextboot.read(s.dom0, s.drvdom, s.target, s.bdf, list_initramfs=True)
     problems = nb.problems()
     if problems:
         raise HarnessError("not rebooting: the next boot would not bring the setup back: "
