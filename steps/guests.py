@@ -29,16 +29,15 @@ def vifs_enslaved(setup: Setup) -> None:
 
 @then("the bridge learns every guest's MAC address on that guest's vif")
 def macs_learned(setup: Setup) -> None:
-    for guest in setup.target.guests.names:
-        # a guest just started is given a minute; one found running, a few seconds (the
-        # suite's guests send a frame a second)
-        checks.mac_learned_within(setup, guest, timeout=60 if setup.provision else 10)
+    # a guest just started is given a minute; one found running, a few seconds (the
+    # suite's guests send a frame a second)
+    timeout = 60 if setup.provision else 10
+    checks.every_guest(setup, lambda guest: checks.mac_learned_within(setup, guest, timeout))
 
 
 @then("the driver domain reaches every guest across the bridge")
 def guests_answer(setup: Setup) -> None:
-    for guest in setup.target.guests.names:
-        checks.guest_answers_ping(setup, guest)
+    checks.every_guest(setup, lambda guest: checks.guest_answers_ping(setup, guest))
 
 
 @when("the driver domain is destroyed and created again")

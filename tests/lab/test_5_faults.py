@@ -38,6 +38,9 @@ SCENARIOS = {
     "L3": "test_every_guest_moves_bulk_data_both_ways_with_a_lan_peer_intact",
 }
 LAN_PATH = {"L2", "L3"}   # a guest's frames to the LAN and back
+# scenarios that check every guest and name each one that fails, so that faults on
+# different guests can share a run
+PER_GUEST = LAN_PATH | {"7", "7b"}
 NEEDS_DRIVER_DOMAIN = {"1b", "3a", "3b", "3c", "4a", "4b", "5", "6", "7", "7b", "L1"} | LAN_PATH
 REACHES_DRIVER_DOMAIN = {"1b", "3b", "3c", "4a", "4b", "5", "6", "7", "7b"} | LAN_PATH
 
@@ -144,7 +147,8 @@ BROKEN = [  # the object there, and not working
           (("drvdom", ("sh", "-c", 'bridge link set dev "$1" learning off && '
                        'bridge fdb del "$2" dev "$1" master', "sh", VIF2, G2_MAC)),),
           frozenset({"7"}),
-          {"7": f"found not learned (port {VIF2}: learning off)"}),
+          {"7": f"found not learned (port {VIF2}: learning off)"},
+          guest="xa-guest2"),
     Fault("IPv6 disabled on the bridge",
           (("drvdom", ("sysctl", "-w", "net.ipv6.conf.xenbr0.disable_ipv6=1")),),
           frozenset({"7b"}),
@@ -187,10 +191,10 @@ LAN = [  # the guests' path to the LAN broken past the checkpoints above (featur
           guest="xa-guest1"),
     Fault("the NIC's port and a guest's port isolated on the bridge",
           (("drvdom", ("bridge", "link", "set", "dev", "eth0", "isolated", "on")),
-           ("drvdom", ("bridge", "link", "set", "dev", VIF, "isolated", "on"))),
+           ("drvdom", ("bridge", "link", "set", "dev", VIF2, "isolated", "on"))),
           frozenset(LAN_PATH),
           {"L2": "isolated"},
-          guest="xa-guest1"),
+          guest="xa-guest2"),
     Fault("an nft bridge chain dropping forwarded frames",
           (("drvdom", ("nft", "add", "table", "bridge", "xa_fault")),
            ("drvdom", ("nft", "add", "chain", "bridge", "xa_fault", "forward_drop",
@@ -259,11 +263,11 @@ def matrix():
 
 
 def _clash(f: Fault, other: Fault) -> bool:
-    """Two faults cannot share a run when a scenario would fail for both, except the LAN
-    path's scenarios when each breaks another guest's path: those name every guest that
-    fails, so each fault's message is there."""
+    """Two faults cannot share a run when a scenario would fail for both, except the
+    scenarios that name every guest that fails (PER_GUEST) when each fault breaks another
+    guest: each fault's message is then there."""
     shared = f.fails & other.fails
-    if shared - LAN_PATH:
+    if shared - PER_GUEST:
         return True
     return bool(shared) and (f.guest is None or other.guest is None or f.guest == other.guest)
 

@@ -113,3 +113,30 @@ def test_a_guest_silent_even_when_asked_fails_saying_so(setup):
     assert "guest2 is paused" in str(e.value)
     assert "the driver domain's ping asking guest2 for a frame got no reply" in str(e.value)
     assert len(quiet.pinged) == 1  # asked once, not at every poll
+
+
+def test_every_guest_is_checked_and_each_failure_named():
+    """A fault on one guest never hides another's: one failure is raised as it is, two
+    as one message naming both guests."""
+    from types import SimpleNamespace
+
+    from xenaccept.checks.guests import every_guest
+    from xenaccept.errors import CheckFailed
+    ctx = SimpleNamespace(target=SimpleNamespace(guests=SimpleNamespace(names=("g1", "g2"))))
+    seen: list[str] = []
+
+    def fails(bad: set[str]):
+        def check(guest: str) -> None:
+            seen.append(guest)
+            if guest in bad:
+                raise CheckFailed(f"{guest}'s vif", "learned", f"not learned ({guest})")
+        return check
+    every_guest(ctx, fails(set()))
+    with pytest.raises(CheckFailed, match=r"^g1's vif: expected learned; found not learned"):
+        every_guest(ctx, fails({"g1"}))
+    with pytest.raises(CheckFailed) as both:
+        every_guest(ctx, fails({"g1", "g2"}))
+    assert str(both.value) == ("2 guests: expected learned; found g1: g1's vif: expected "
+                               "learned; found not learned (g1); g2: g2's vif: expected "
+                               "learned; found not learned (g2)")
+    assert seen == ["g1", "g2"] * 3

@@ -17,8 +17,8 @@ from xenaccept.checks.driver_domain import (config_boot_files, config_is_driver_
                                             pci_backend_connected, same_kernel)
 from xenaccept.checks.drivers import kernel_option, module_available
 from xenaccept.checks.guests import (FRESH, backend_connected, dom0_toolstack_works,
-                                     guest_answers_ping, guest_vif, mac_learned, mac_learned_within,
-                                     served_vif, unplugged, vif_connected)
+                                     every_guest, guest_answers_ping, guest_vif, mac_learned,
+                                     mac_learned_within, served_vif, unplugged, vif_connected)
 from xenaccept.checks.hotplug import devd_alive, hotplug_scripts, hotplug_scripts_parse, one_devd
 from xenaccept.checks.reboot import (booted_after_persist, driver_domain_own_config, hidden_at_boot,
                                      persistent_setup_present, started_at_boot)
@@ -27,7 +27,7 @@ __all__ = [
     "FRESH", "backend_connected", "booted_after_persist", "bound_to_pciback", "bridge_up",
     "config_boot_files", "config_is_driver_domain", "config_passes_device", "devd_alive",
     "device_attached", "device_in_driver_domain", "device_netdev", "dom0_toolstack_works",
-    "driver_domain_config", "driver_domain_own_config", "enslaved", "forwarding",
+    "driver_domain_config", "driver_domain_own_config", "enslaved", "every_guest", "forwarding",
     "guest_answers_ping", "guest_vif", "hidden_at_boot", "hidden_how", "hotplug_scripts",
     "hotplug_scripts_parse", "in_pciback_slots", "kernel_option", "mac_learned",
     "mac_learned_within", "module_available", "native_driver_bound", "no_native_driver",

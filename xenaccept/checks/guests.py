@@ -3,6 +3,8 @@ reaching the bridge, their answers coming back; Dom0 fine while the driver domai
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from xenaccept.images.guest_payload import guest_link_local
 from xenaccept.checks.context import Context
 from xenaccept.errors import CheckFailed
@@ -159,6 +161,22 @@ def mac_learned_within(setup: Context, guest: str, timeout: float) -> str:
             raise CheckFailed(e.what, e.expected + f", within {timeout:g} s",
                               e.found + ping) from None
         raise
+
+
+def every_guest(setup: Context, check: Callable[[str], object]) -> None:
+    """``check`` every guest, each one even when another failed: one failure is raised as
+    it is, several as one naming each guest (a guest's fault never hides another's)."""
+    failures: list[tuple[str, CheckFailed]] = []
+    for guest in setup.target.guests.names:
+        try:
+            check(guest)
+        except CheckFailed as e:
+            failures.append((guest, e))
+    if len(failures) == 1:
+        raise failures[0][1]
+    if failures:
+        raise CheckFailed(f"{len(failures)} guests", failures[0][1].expected,
+                          "; ".join(f"{guest}: {e}" for guest, e in failures))
 
 
 def dom0_toolstack_works(setup: Context) -> None:
