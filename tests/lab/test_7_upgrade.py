@@ -15,6 +15,7 @@
    made again without them, rebooted), on its new kernel."""
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -60,6 +61,22 @@ def reboot(lab, why: str) -> None:
         assert after != before
     finally:
         dom0.close()
+
+
+def setup_back(lab) -> None:
+    """After a reboot of the permanent setup: wait (as an operator waits for the host) until
+    the autostart unit has run and every guest holds its LAN lease again."""
+    from xenaccept.transport import wait
+    ids = " ".join(shlex.quote(g) for g in lab.target.guests.names)
+    script = (f"systemctl is-active --quiet {DOMAINS_UNIT} || exit 1; for g in {ids}; do "
+              "id=$(xl domid \"$g\") || exit 1; xenstore-read "
+              "/local/domain/$id/data/xenaccept/lan/address >/dev/null 2>&1 || exit 1; done")
+    r = lab.dom0()
+    try:
+        wait.until(lambda: r.run("sh", "-c", script, timeout=60).ok, timeout=900, interval=5,
+                   what="the permanent setup back, every guest with its lease", patient=(r,))
+    finally:
+        r.close()
 
 
 def drvdom_boots(lab) -> dict[str, str]:
@@ -171,6 +188,7 @@ def test_a_permanent_setup_comes_back_follows_a_kernel_upgrade_and_is_torn_down(
 
         # 4. rebooted into the new kernel: check mode, compared with step 2
         reboot(lab, "into the upgraded kernel")
+        setup_back(lab)
         run = run_suite(f"--baseline={RUNS['check-permanent']}", name="upgrade")
         comparison = (ROOT / "reports" / "comparison.md").read_text()
         print(comparison)
