@@ -8,7 +8,7 @@ from pytest_bdd import then
 
 from fixtures.lan import LanRun
 from xenaccept.checks import lan as checks
-from xenaccept.errors import CheckFailed
+from xenaccept.checks.guests import every_guest
 from xenaccept.provision import Setup
 
 
@@ -24,17 +24,7 @@ def _applies(setup: Setup, *, peer: bool = False) -> None:
 
 
 def _every(setup: Setup, check: Callable[[str], None], expected: str) -> None:
-    failed: list[tuple[str, CheckFailed]] = []
-    for guest in setup.target.guests.names:
-        try:
-            check(guest)
-        except CheckFailed as e:
-            failed.append((guest, e))
-    if len(failed) == 1:
-        raise failed[0][1]
-    if failed:
-        raise CheckFailed(", ".join(g for g, _ in failed), expected,
-                          "\n".join(f"[{g}] {e}" for g, e in failed))
+    every_guest(setup, check, expected)
 
 
 def _timeout(setup: Setup) -> float:

@@ -136,7 +136,7 @@ def test_every_guest_is_checked_and_each_failure_named():
         every_guest(ctx, fails({"g1"}))
     with pytest.raises(CheckFailed) as both:
         every_guest(ctx, fails({"g1", "g2"}))
-    assert str(both.value) == ("2 guests: expected learned; found g1: g1's vif: expected "
-                               "learned; found not learned (g1); g2: g2's vif: expected "
+    assert str(both.value) == ("g1, g2: expected learned; found [g1] g1's vif: expected "
+                               "learned; found not learned (g1)\n[g2] g2's vif: expected "
                                "learned; found not learned (g2)")
     assert seen == ["g1", "g2"] * 3

@@ -163,20 +163,21 @@ def mac_learned_within(setup: Context, guest: str, timeout: float) -> str:
         raise
 
 
-def every_guest(setup: Context, check: Callable[[str], object]) -> None:
+def every_guest(setup: Context, check: Callable[[str], object],
+                expected: str | None = None) -> None:
     """``check`` every guest, each one even when another failed: one failure is raised as
     it is, several as one naming each guest (a guest's fault never hides another's)."""
-    failures: list[tuple[str, CheckFailed]] = []
+    failed: list[tuple[str, CheckFailed]] = []
     for guest in setup.target.guests.names:
         try:
             check(guest)
         except CheckFailed as e:
-            failures.append((guest, e))
-    if len(failures) == 1:
-        raise failures[0][1]
-    if failures:
-        raise CheckFailed(f"{len(failures)} guests", failures[0][1].expected,
-                          "; ".join(f"{guest}: {e}" for guest, e in failures))
+            failed.append((guest, e))
+    if len(failed) == 1:
+        raise failed[0][1]
+    if failed:
+        raise CheckFailed(", ".join(g for g, _ in failed), expected or failed[0][1].expected,
+                          "\n".join(f"[{g}] {e}" for g, e in failed))
 
 
 def dom0_toolstack_works(setup: Context) -> None:
