@@ -158,3 +158,29 @@ def test_a_kernel_hook_that_fails_never_fails_apt(tmp_path):
     assert "boot files for 6.12.57+deb12-amd64 were not made (install)" in p.stderr
     hook.write_text(kernel_hook(str(tmp_path / "absent"), "remove"))
     assert subprocess.run(["sh", str(hook), "6.1"], capture_output=True).returncode == 0
+
+
+def test_the_kernel_hooks_point_the_config_at_the_newest_kernel_quoted_as_xl_reads_it(tmp_path):
+    """Run for real, /boot made a temporary directory: removing a kernel's boot files
+    points the config at the newest kernel left, with the quotes xl's parser needs (found
+    on the lab: unquoted, `xl create` refused the config at the next boot)."""
+    import subprocess
+    boot, work = tmp_path / "boot", tmp_path / "drvdom"
+    boot.mkdir()
+    work.mkdir()
+    for rel in ("6.1.0-50-amd64", "6.12.95+deb12-amd64"):
+        (boot / f"vmlinuz-{rel}").write_text("")
+        (work / f"initrd.img-{rel}").write_text("")
+    cfg = tmp_path / "drvdom.cfg"
+    cfg.write_text('name = "drvdom"\nkernel = "/boot/vmlinuz-6.1.0-50-amd64"\n'
+                   f'ramdisk = "{work}/initrd.img-6.1.0-50-amd64"\n')
+    script = tmp_path / "boot-files"
+    script.write_text(img.boot_files_script(str(work), "e1000", str(cfg))
+                      .replace("\nboot=/boot\n", f"\nboot={boot}\n"))
+    r = subprocess.run(["sh", str(script), "remove", "6.1.0-50-amd64"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    assert cfg.read_text() == ('name = "drvdom"\n'
+                               f'kernel = "{boot}/vmlinuz-6.12.95+deb12-amd64"\n'
+                               f'ramdisk = "{work}/initrd.img-6.12.95+deb12-amd64"\n')
+    assert not (work / "initrd.img-6.1.0-50-amd64").exists()

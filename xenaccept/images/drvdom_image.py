@@ -233,6 +233,7 @@ def boot_files_script(directory: str, native_driver: str, config: str) -> str:
 #   install REL   make it, then boot the newest kernel that has one ({config})
 #   remove REL    remove it, then the same
 set -e
+boot=/boot
 dir={q(directory)}
 config={q(config)}
 initramfs() {{
@@ -247,14 +248,14 @@ newest() {{
     for f in "$dir"/initrd.img-*; do
         v=${{f##*/initrd.img-}}
         case "$v" in *.stage|*.tmp|"*") continue ;; esac
-        [ -e "/boot/vmlinuz-$v" ] && echo "$v"
+        [ -e "$boot/vmlinuz-$v" ] && echo "$v"
     done | sort -V | tail -n 1
 }}
 follow() {{
     v=$(newest)
     [ -n "$v" ] || return 0
-    sed -i -e "s|^kernel = .*|kernel = \"/boot/vmlinuz-$v\"|" \
-        -e "s|^ramdisk = .*|ramdisk = \"$dir/initrd.img-$v\"|" "$config"
+    sed -i -e "s|^kernel = .*|kernel = \\"$boot/vmlinuz-$v\\"|" \\
+        -e "s|^ramdisk = .*|ramdisk = \\"$dir/initrd.img-$v\\"|" "$config"
     echo "xenaccept: the driver domain boots $v from its next start ($config)"
 }}
 case "${{1:-}}" in
