@@ -142,6 +142,7 @@ def teardown() -> subprocess.CompletedProcess[str]:
     return p
 
 
+@pytest.mark.timeout(3600)  # about 25 min under TCG: a provisioning, apt, two reboots
 def test_a_permanent_setup_comes_back_follows_a_kernel_upgrade_and_is_torn_down(labs):
     lab = labs.get("fresh")
     before, files, boot = dom0_state(lab), boot_files(lab), boot_id(lab)
