@@ -158,3 +158,19 @@ def test_an_initramfs_as_the_suite_made_it_is_not_listed_again(tmp_path, now, li
     nb = read(tmp_path, dom0)
     assert nb.initramfs == {nextboot.PCIBACK_MODULE, nextboot.SOFTDEP_FILE}
     assert any("lsinitramfs" in c for c in dom0.sent) == listed
+
+
+def test_persist_refuses_to_reboot_into_an_entry_without_the_hide():
+    """The check made right after update-grub reads the entry GRUB starts next, as the
+    next-boot scenario does."""
+    from xenaccept.errors import HarnessError
+    from xenaccept.provision.persist.bootentry import check_default_entry
+    running = ("placeholder root=UUID=fdd74db2-e1fc-4fcc-a7df-cc657fdfba04 ro console=hvc0 "
+               "earlyprintk=xen net.ifnames=0")
+    for cfg, env in ((HIDDEN, ""), (CFG, ""), (HIDDEN, "next_entry=0\n")):
+        dom0 = FakeRunner("dom0", {f"cat {grub.CFG}": cfg, f"cat {grub.ENV}": env})
+        if cfg is HIDDEN and not env:
+            check_default_entry(dom0, running, BDF)
+            continue
+        with pytest.raises(HarnessError, match="not rebooting into it"):
+            check_default_entry(dom0, running, BDF)

@@ -1,9 +1,10 @@
-"""Never reboot into a command line that lost what Dom0 boots with now: the default Xen
-entry update-grub wrote, read back and checked."""
+"""Never reboot into a command line that lost what Dom0 boots with now: the entry GRUB
+starts next, after update-grub wrote it, read back and checked."""
 
 from __future__ import annotations
 
 from xenaccept.errors import HarnessError
+from xenaccept.resources import grub
 from xenaccept.resources.grub import missing_args
 from xenaccept.transport.runner import Runner
 
@@ -21,14 +22,17 @@ def dom0_line(grub_cfg: str) -> str | None:
 
 
 def check_default_entry(runner: Runner, running: str, bdf: str) -> None:
-    """Never reboot into a command line that lost what Dom0 boots with now: the default
-    Xen entry must keep every argument of /proc/cmdline and add the hide."""
-    entry = dom0_line(runner.out("cat", "/boot/grub/grub.cfg"))
-    if entry is None:
-        raise HarnessError("update-grub wrote no Xen entry (module2 with a kernel) in "
-                           "/boot/grub/grub.cfg: not rebooting into it")
-    lost = missing_args(running, entry, bdf)
+    """Never reboot into a command line that lost what Dom0 boots with now: the entry GRUB
+    starts next (:func:`xenaccept.resources.grub.next_entry`) must boot Xen, keep every
+    argument of /proc/cmdline and add the hide."""
+    env = runner.run("cat", grub.ENV)
+    entry, why = grub.next_entry(runner.out("cat", grub.CFG),
+                                 grub.parse_env(env.stdout if env.ok else ""))
+    if entry is None or entry.xen is None:
+        raise HarnessError(f"GRUB would start {entry.title if entry else 'no entry'!r} ({why}), "
+                           f"no Xen entry, after update-grub: not rebooting into it")
+    lost = missing_args(running, entry.args, bdf)
     if lost:
-        raise HarnessError(f"the default Xen entry update-grub wrote would boot Dom0 with "
-                           f"`{entry}`, without {' '.join(lost)} (Dom0 runs with `{running}`):"
-                           " not rebooting into it")
+        raise HarnessError(f"the Xen entry GRUB starts next ({entry.title!r}) would boot Dom0 "
+                           f"with `{entry.args}`, without {' '.join(lost)} (Dom0 runs with "
+                           f"`{running}`): not rebooting into it")
