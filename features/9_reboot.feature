@@ -27,7 +27,10 @@ Feature: 9. The setup comes back after the host reboots
   already broken by a change since (an edited GRUB default, a disabled unit, a kernel
   installed without the driver domain's boot files): what GRUB will start (its default,
   `saved_entry` or `grub-reboot`'s `next_entry`), Dom0's line and initramfs in that entry,
-  the units, and the kernel the driver domain's config boots. In provision mode the same
+  the units, no domain of the setup left in `/var/lib/xen/save` (Debian's xendomains saves
+  what it still finds at shutdown and restores it at boot, before the setup's own unit; a
+  driver domain holding a PCI device cannot be restored), and the kernel the driver
+  domain's config boots. In provision mode the same
   reading is made before the suite reboots, which refuses to reboot into a broken boot.
 
   Scenario: The setup comes back after the host reboots

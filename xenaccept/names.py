@@ -34,6 +34,9 @@ DOMAINS_UNIT_PATH = f"/etc/systemd/system/{DOMAINS_UNIT}"
 KERNEL_HOOKS = ("/etc/kernel/postinst.d/xenaccept-driver-domain",
                 "/etc/kernel/postrm.d/xenaccept-driver-domain")
 PERSIST_FILES = (GRUB_DROPIN, INITRAMFS_HOOK, MODPROBE_CONF, DOMAINS_UNIT_PATH, *KERNEL_HOOKS)
+# where Debian's xendomains saves every domain it still finds at shutdown (XENDOMAINS_SAVE),
+# to restore it at boot: none of the suite's may be there
+XENDOMAINS_SAVE = "/var/lib/xen/save"
 
 # the driver domain: the unit that runs `xl devd`. At run time the suite starts it as a
 # transient unit; made permanent, the driver domain's own disk has a unit file for it.

@@ -8,7 +8,7 @@ from tests.support import FakeRunner, data
 from tests.support.recorded import example_target
 from xenaccept.checks import nextboot as checks
 from xenaccept.errors import CheckFailed
-from xenaccept.names import DEVD_UNIT_PERSISTENT, DOMAINS_UNIT, READY_UNIT
+from xenaccept.names import DEVD_UNIT_PERSISTENT, DOMAINS_UNIT, READY_UNIT, XENDOMAINS_SAVE
 from xenaccept.resources import grub, nextboot
 from xenaccept.resources.host import Host
 
@@ -61,9 +61,12 @@ def test_the_environment_block_is_read_without_its_padding():
 
 def permanent_dom0(cfg: str, *, env: str = "", initramfs: str | None = None,
                    unit: str = "enabled", drvdom_kernel: str = REL,
-                   missing: str = "") -> FakeRunner:
+                   missing: str = "", saved: tuple[str, ...] = ()) -> FakeRunner:
     """Dom0 of a permanent setup: grub.cfg with the hide (``cfg``), the driver domain's
-    config booting ``drvdom_kernel``."""
+    config booting ``drvdom_kernel``; of the setup's domains, those in ``saved`` left in
+    xendomains' save dir."""
+    unsaved = [f"{XENDOMAINS_SAVE}/{n}" for n in ("drvdom", "xa-guest1", "xa-guest2")
+               if n not in saved]
     listing = initramfs if initramfs is not None else (
         "etc/modprobe.d/xenaccept-pciback.conf\n"
         f"usr/lib/modules/{REL}/kernel/drivers/xen/xen-pciback/xen-pciback.ko\n")
@@ -77,7 +80,7 @@ def permanent_dom0(cfg: str, *, env: str = "", initramfs: str | None = None,
         "cat /proc/cmdline": f"placeholder root=UUID=fdd74db2-e1fc-4fcc-a7df-cc657fdfba04 ro "
                              f"console=hvc0 earlyprintk=xen net.ifnames=0 "
                              f"xen-pciback.hide=({BDF})\n",
-        "sh -c 'for p; do": missing,
+        "sh -c 'for p; do": missing + "".join(f"{p}\n" for p in unsaved),
         "sh -c 'lsinitramfs": listing,
         "cat /var/lib/xenaccept/persist.json": (1, ""),
         "sh -c 'e=/etc/systemd/system": f"{DOMAINS_UNIT} {unit}\n",
@@ -129,6 +132,15 @@ def test_each_drift_is_said_as_what_the_next_boot_would_do(tmp_path):
     message = str(failed.value)
     assert f"Dom0 on {newer}, the driver domain on {REL}" in message
     assert f"{DOMAINS_UNIT} is disabled" in message
+
+
+def test_a_domain_xendomains_saved_at_a_shutdown_would_be_restored_first(tmp_path):
+    nb = read(tmp_path, permanent_dom0(HIDDEN, saved=("drvdom",)))
+    assert nb.problems() == [f"Debian's xendomains would restore drvdom from {XENDOMAINS_SAVE}/"
+                             f"drvdom (saved at a shutdown) before {DOMAINS_UNIT} starts the "
+                             "setup"]
+    with pytest.raises(CheckFailed):
+        checks.units(nb)
 
 
 def test_an_entry_without_the_hide_or_an_argument_dom0_runs_with(tmp_path):

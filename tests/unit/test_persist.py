@@ -52,6 +52,42 @@ def test_the_autostart_script_starts_the_driver_domain_first_and_parses(tmp_path
     assert stop.index("xl destroy 'g 1'") < stop.index("xl shutdown -w drvdom")
 
 
+FAKE_XL = """#!/bin/sh
+# xl as the stop sees it: a domain shut down stays listed until destroyed
+d="$XL_DOMAINS"
+case "$1" in
+    domid) [ -e "$d/$2" ] ;;
+    destroy) echo "destroy $2" >> "$d.log"; [ -e "$d/$2" ] && rm "$d/$2" ;;
+    shutdown) echo "shutdown $3" >> "$d.log"; [ -e "$d/$3" ] && echo shutdown > "$d/$3" ;;
+    *) exit 2 ;;
+esac
+"""
+
+
+def test_the_autostart_stop_leaves_no_domain_for_xendomains_to_save(tmp_path):
+    # found on the lab: after `xl shutdown -w` the driver domain stays listed, shut down,
+    # until the toolstack destroys it; Debian's xendomains, stopped right after the unit,
+    # saved it to /var/lib/xen/save, and tried to restore it at every boot
+    script = tmp_path / "autostart"
+    script.write_text(templates.autostart_script({"drvdom": "/etc/xen/drvdom.cfg",
+                                                  "g 1": "/etc/xen/g 1.cfg"}, "drvdom", ["g 1"]))
+    (tmp_path / "bin").mkdir()
+    xl = tmp_path / "bin" / "xl"
+    xl.write_text(FAKE_XL)
+    xl.chmod(0o755)
+    domains = tmp_path / "domains"
+    domains.mkdir()
+    for name in ("drvdom", "g 1"):
+        (domains / name).write_text("running")
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "XL_DOMAINS": str(domains)}
+    p = subprocess.run(["sh", str(script), "stop"], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert list(domains.iterdir()) == []
+    assert (tmp_path / "domains.log").read_text().splitlines() == \
+        ["destroy g 1", "shutdown drvdom", "destroy drvdom"]
+
+
 def test_the_driver_domains_units_leave_no_dollar_for_systemd_to_expand():
     files = templates.driver_domain_files("xenbr0", "eth0", "52:54:00:5a:00:05", "e1000",
                                         "DHCP=ipv4\n", "/usr/lib/xen-4.17/bin/xl")

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from xenaccept.errors import HarnessError
 from xenaccept.model.target import Target
-from xenaccept.names import PERSIST_FILES, WORK
+from xenaccept.names import PERSIST_FILES, WORK, XENDOMAINS_SAVE
 from xenaccept.provision.journal import HostState, Journal
 from xenaccept.provision.persist.record import Record, hashes
 from xenaccept import console
@@ -66,7 +66,7 @@ class StageContext:
         paths = [*self.config_paths(), WORK]
         if self.persist:  # also: no domain of ours left saved by xendomains at a shutdown
             t = self.target
-            paths += [*PERSIST_FILES, *(f"/var/lib/xen/save/{n}" for n in
+            paths += [*PERSIST_FILES, *(f"{XENDOMAINS_SAVE}/{n}" for n in
                                               (t.driver_domain.name, *t.guests.names))]
         r = self.dom0.runner.run("sh", "-c", 'for p; do [ -e "$p" ] && echo "$p"; done; '
                                  '[ -d /sys/bus/pci/drivers/pciback ] && echo pciback; true',

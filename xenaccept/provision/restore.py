@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from xenaccept.errors import HarnessError
-from xenaccept.names import MARKER, PCIBACK_LOADED, WORK
+from xenaccept.names import MARKER, PCIBACK_LOADED, WORK, XENDOMAINS_SAVE
 from xenaccept.provision.context import StageContext
 from xenaccept.provision.lifecycle import REBOOT_TIMEOUT, reboot_host
 from xenaccept.provision.persist.record import load, manual_undo, remove_files, restore_generated
@@ -46,6 +46,11 @@ def adopt_kept(s: StageContext) -> list[str]:
         s.started.append(name)
     if record is not None:  # made permanent (--persist --keep): undone first, then a reboot
         runner = s.dom0.runner
+        saves = [f"{XENDOMAINS_SAVE}/{n}" for n in ours]
+        saved = [p for p in saves if p not in s.dom0.missing(*saves)] if saves else []
+        if saved:  # domains of the setup Debian's xendomains saved at a shutdown
+            s.journal.push(f"remove {', '.join(saved)}", lambda: runner.run(
+                "rm", "-f", *saved, mutates=True, check=True))
         s.journal.push("put back the boot files update-grub and update-initramfs made",
                        lambda: restore_generated(runner, record, s.log))
         s.journal.push(f"remove {', '.join(record.files)}",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from xenaccept.errors import HarnessError
 from xenaccept.model.target import Target
 from xenaccept.names import (DEVD_UNIT_PERSISTENT, DOMAINS_UNIT, MODPROBE_CONF, PERSIST_RECORD,
-                             READY_UNIT)
+                             READY_UNIT, XENDOMAINS_SAVE)
 from xenaccept.resources import grub
 from xenaccept.resources.host import Host
 from xenaccept.resources.kernel import hidden_bdfs
@@ -54,6 +54,7 @@ class NextBoot:
     drvdom_missing: list[str] = field(default_factory=list)
     drvdom_units: dict[str, str] | None = None   # None: the driver domain could not say
     drvdom_built: bool = True
+    saved: list[str] = field(default_factory=list)   # the setup's domains xendomains saved
     native: str = "its native driver"
     bdf: str = ""
 
@@ -105,6 +106,9 @@ class NextBoot:
         if self.dom0_unit != "enabled":
             out.append(f"Dom0 would not start the domains at boot: {DOMAINS_UNIT} is "
                        f"{self.dom0_unit}")
+        for path in self.saved:
+            out.append(f"Debian's xendomains would restore {path.rsplit('/', 1)[1]} from "
+                       f"{path} (saved at a shutdown) before {DOMAINS_UNIT} starts the setup")
         if self.drvdom_units is None:
             out.append("the driver domain's units could not be read (it does not answer)")
         else:
@@ -172,7 +176,9 @@ def read(dom0: Host, drvdom: Host | None, target: Target, bdf: str, *,
     kernel, ramdisk = dd_conf.get("kernel"), dd_conf.get("ramdisk")
     nb.drvdom_kernel = kernel if isinstance(kernel, str) and kernel else None
     nb.drvdom_ramdisk = ramdisk if isinstance(ramdisk, str) and ramdisk else None
-    missing = set(dom0.missing(*files, *dd_files)) if files or dd_files else set()
+    saves = [f"{XENDOMAINS_SAVE}/{n}" for n in (target.driver_domain.name, *target.guests.names)]
+    missing = set(dom0.missing(*files, *dd_files, *saves))
+    nb.saved = [p for p in saves if p not in missing]
     nb.missing = [f for f in files if f in missing]
     nb.drvdom_missing = [f for f in dd_files if f in missing]
     if entry is not None:

@@ -57,8 +57,17 @@ start() {{
 {create_guests}}}
 stop() {{
 {stop_guests}    if xl domid {dd} >/dev/null 2>&1; then
-        timeout 120 xl shutdown -w {dd} || xl destroy {dd}
+        timeout 120 xl shutdown -w {dd}
+        # shut down is not gone: the domain stays listed until the toolstack destroys it
+        # (seconds under load), and Debian's xendomains, stopped next, saves what it lists
+        xl destroy {dd} 2>/dev/null
     fi
+    n=0
+    while xl domid {dd} >/dev/null 2>&1; do
+        n=$((n + 1))
+        [ $n -le 60 ] || {{ echo "{driver_domain}: still there after 60 s" >&2; exit 1; }}
+        sleep 1
+    done
 }}
 case "${{1:-}}" in
     start) start ;;
