@@ -19,27 +19,32 @@ SCENARIOS = sum(line.strip().startswith("Scenario:")
 
 
 ISOLATION = "test_restarting_the_driver_domain_while_the_guests_run"
+CRASH = "test_the_driver_domains_kernel_crashes_while_the_guests_run"
+DEVD_DOWN = "test_a_guest_started_while_xl_devd_is_down_is_plugged_once_the_daemon_runs"
 NO_ISOLATION = ("-m", "not isolation")  # runs that need not restart the driver domain
 PERSIST = "test_the_setup_comes_back_after_the_host_reboots"
 NEXT_BOOT = "test_the_permanent_setup_will_come_back_at_the_next_boot"
 PROBE = "test_xl_devd_plugs_a_new_vif_into_the_bridge_and_unplugs_it"
 WHY_SKIPPED = {ISOLATION: "runs with --provision only", PERSIST: "runs with --persist only",
-               PROBE: "runs with --provision only", NEXT_BOOT: "runs with --persist only"}
-SPECIAL = 4  # scenarios that run only with --provision or --persist (or on a permanent setup)
+               PROBE: "runs with --provision only", NEXT_BOOT: "runs with --persist only",
+               CRASH: "runs with --provision only", DEVD_DOWN: "runs with --provision only"}
+SPECIAL = 6  # scenarios that run only with --provision or --persist (or on a permanent setup)
 LAN_SCENARIOS = sum(line.strip().startswith("Scenario:") for line in
                     (ROOT / "features" / "7_traffic_lan.feature").read_text().splitlines())
 
 
 def all_passed(run, *, isolation: str = "passed", persist: str = "skipped",
                lan: str = "passed") -> None:
-    """Every scenario passed; the isolation scenario as said: "passed", "skipped" (check
-    mode: it would restart a domain) or "deselected" (left out with NO_ISOLATION); the
+    """Every scenario passed; the isolation scenarios (a restart, a crash, xl devd down) as
+    said: "passed", "skipped" (check mode: they restart domains) or "deselected" (left out
+    with NO_ISOLATION); the
     reboot scenarios (the boot now, and the next one) "skipped" (without --persist) or
     "passed"; the probe (a test vif plugged) passed, or skipped in check mode (said by
     isolation="skipped")."""
     assert run.returncode == 0, run.output[-5000:]
     probe = "skipped" if isolation == "skipped" else "passed"
-    special = {ISOLATION: isolation, PERSIST: persist, NEXT_BOOT: persist, PROBE: probe}
+    special = {ISOLATION: isolation, CRASH: isolation, DEVD_DOWN: isolation, PERSIST: persist,
+               NEXT_BOOT: persist, PROBE: probe}
     rest = {n: o for n, o in run.outcomes.items() if not n.startswith(tuple(special))}
     lan_left_out = LAN_SCENARIOS if lan == "deselected" else 0  # `-m "not lan"`
     assert len(rest) == SCENARIOS - SPECIAL - lan_left_out, run.outcomes
@@ -50,7 +55,7 @@ def all_passed(run, *, isolation: str = "passed", persist: str = "skipped",
             assert not got, got
             continue
         assert list(got.values()) == [want], (got, run.messages)
-        if want == "skipped" and prefix in (ISOLATION, PROBE):
+        if want == "skipped" and prefix in (ISOLATION, CRASH, DEVD_DOWN, PROBE):
             [name] = got
             assert WHY_SKIPPED[prefix] in run.messages[name], run.messages[name]
 

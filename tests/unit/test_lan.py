@@ -131,6 +131,15 @@ def test_the_peer_tells_a_transfer_cut_short(peer):
     assert s.error == "the guest's data ended after 40000 of 100000 bytes"
 
 
+def test_the_peer_tells_a_transfer_begun_before_it_ends(peer):
+    # a guest whose data began to come, and one that never connected
+    with socket.create_connection(("127.0.0.1", peer.listen[1]), timeout=5) as c:
+        c.sendall(f"XA1 xa-guest1 7 100000 {'0' * 64}\n".encode() + b"x" * 1000)
+        started = peer.wait_started({("xa-guest1", 7), ("xa-guest2", 7)}, timeout=1)
+        assert started == {("xa-guest1", 7)}
+        assert ("xa-guest1", 7) not in peer.sessions   # still under way
+
+
 def test_the_peer_ignores_a_stranger(peer):
     with socket.create_connection(("127.0.0.1", peer.listen[1]), timeout=5) as c:
         c.sendall(b"GET / HTTP/1.0\r\n\r\n")

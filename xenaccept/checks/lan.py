@@ -117,12 +117,12 @@ class Asked:
 
 
 def ask(ctx: Context, only: Collection[str] | None = None, tcp: bool = True,
-        count: int = PINGS,
-        known: dict[str, Probe] | None = None) -> Asked:
+        count: int = PINGS, known: dict[str, Probe] | None = None,
+        size: int | None = None) -> Asked:
     """Ask every guest with an agent (or ``only`` those) at once for a probe: full-size
     pings to the gateway (the inventory's, else the lease's), then bulk TCP with the LAN
-    peer. ``known``: the agents' nodes just read (:func:`leased`). :func:`answers` reads
-    what they answer."""
+    peer (``size`` bytes each way, else the inventory's). ``known``: the agents' nodes just
+    read (:func:`leased`). :func:`answers` reads what they answer."""
     lan = ctx.target.lan
     found = {g: p for g, p in (known or agents(ctx)).items()
              if p.nodes.get("agent") and "p" not in p.state and (only is None or g in only)}
@@ -135,7 +135,7 @@ def ask(ctx: Context, only: Collection[str] | None = None, tcp: bool = True,
         if gateway:
             req += f" ping={gateway}"
         if lan.peer and tcp:
-            req += f" peer={lan.peer[0]}:{lan.peer[1]} bytes={lan.bytes}"
+            req += f" peer={lan.peer[0]}:{lan.peer[1]} bytes={size or lan.bytes}"
         args += [str(p.domid), req]
     if args:
         _run_ask(ctx, "0", seq, args)

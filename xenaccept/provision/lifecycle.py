@@ -5,6 +5,7 @@ restarted while its guests run (isolation)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from xenaccept.errors import HarnessError
@@ -134,8 +135,9 @@ def reboot_into_persistent(s: StageContext) -> None:
           "Dom0 answered")
 
 
-def restart_driver_domain(s: StageContext) -> float:
-    """Destroy the driver domain while the guests run, create it again from its config,
+def restart_driver_domain(s: StageContext, kill: Callable[[], None] | None = None) -> float:
+    """Destroy the driver domain while the guests run (or ``kill`` it another way, then
+    destroy what is left), create it again from its config,
     bring its backend daemon and bridge back, and plug each guest's vif into it again
     (libxl does not re-create a backend whose domain died: ``xl network-detach`` drops
     the dead vif, ``xl network-attach`` makes a new one in the new driver domain).
@@ -146,6 +148,8 @@ def restart_driver_domain(s: StageContext) -> float:
     if dd not in s.started:
         raise HarnessError(f"{dd} was not started by this run: not restarting it")
     start = time.monotonic()
+    if kill is not None:
+        kill()
     s.destroy(dd)
     s.started.remove(dd)
     create(s, dd, t.config_path(dd))

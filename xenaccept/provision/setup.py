@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from xenaccept.errors import CheckFailed, HarnessError
-from xenaccept.provision import lifecycle, probe, restore
+from xenaccept.provision import lifecycle, outage, probe, restore
 from xenaccept.provision.context import StageContext
 from xenaccept.provision.persist.record import unsupported
 from xenaccept.provision.stages import Stage, backend_daemon, bridge, driver_domain, guests, hide_device
@@ -79,6 +79,16 @@ class Setup(StageContext):
 
     def restart_driver_domain(self) -> float:
         return lifecycle.restart_driver_domain(self)
+
+    def kill_driver_domain(self, moving: Callable[[], list[str]] | None = None
+                           ) -> outage.Outage:
+        return outage.killed(self, moving)
+
+    def crash_driver_domain(self) -> outage.Outage:
+        return outage.crashed(self)
+
+    def guest_started_while_devd_down(self, guest: str) -> outage.LateDaemon:
+        return outage.guest_started_while_devd_down(self, guest)
 
     def plug_probe(self, timeout: float = 90.0) -> tuple[str, int, str]:
         return probe.plug_probe(self, timeout)

@@ -59,6 +59,7 @@ class Peer:
         self.listen = listen
         self.timeout = timeout
         self.sessions: dict[tuple[str, int], Session] = {}
+        self.started: set[tuple[str, int]] = set()   # (guest, seq) whose data began to come
         self._done = threading.Condition()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -86,6 +87,18 @@ class Peer:
                 self._done.wait(left)
             return self.sessions[(guest, seq)]
 
+    def wait_started(self, keys: set[tuple[str, int]], timeout: float) -> set[tuple[str, int]]:
+        """Which of ``keys`` (guest, probe) began to send their data, waiting up to
+        ``timeout`` for all of them."""
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while not keys <= self.started:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._done.wait(left)
+            return keys & self.started
+
     def _serve(self) -> None:
         while not self._stopping:
             try:
@@ -104,6 +117,9 @@ class Peer:
                 return
             s = Session(m.group(1), int(m.group(2)), int(m.group(3)), client,
                         up_sum_claimed=m.group(4))
+            with self._done:
+                self.started.add((s.guest, s.seq))
+                self._done.notify_all()
             self._exchange(conn, f, s)
         except (OSError, ValueError) as e:
             if s is not None:
