@@ -58,26 +58,23 @@ def _provision_only(setup: Setup, what: str) -> None:
 def kill_driver_domain(setup: Setup, lan: LanRun) -> Outage:
     _provision_only(setup, "restarts the driver domain")
     t = setup.target
-    asked_seq: list[int] = []
 
-    def moving() -> list[str]:
+    def moving() -> tuple[list[str], int | None]:
         if not (t.lan.enabled and t.guests.built and lan.peer is not None):
             setup.log("no data moved at the kill (lan: none, guests of the operator's own, "
                       "or no lan.peer): the driver domain is destroyed while the guests run")
-            return []
+            return [], None
         asked = lan_checks.ask(setup, size=MOVING_BYTES, known=lan_checks.leased(setup, 90))
         keys = {(g, asked.seq) for g in asked.guests}
         started = lan.peer.wait_started(keys, timeout=30)
         if started != keys:
             raise CheckFailed("the LAN peer", "every guest's data under way before the kill",
                               f"under way: {sorted(g for g, _ in started) or 'none'}")
-        asked_seq.append(asked.seq)
-        return sorted(g for g, _ in started)
+        return sorted(g for g, _ in started), asked.seq
     out = setup.kill_driver_domain(moving)
-    if out.moving and lan.peer is not None:
+    if out.moving and out.seq is not None and lan.peer is not None:
         sessions = lan.peer.sessions
-        cut = [g for g in out.moving if not ((s := sessions.get((g, asked_seq[0])))
-                                                and s.intact)]
+        cut = [g for g in out.moving if not ((s := sessions.get((g, out.seq))) and s.intact)]
         setup.log(f"{t.driver_domain.name} destroyed while {', '.join(out.moving)} moved "
                   f"data; transfers cut: {', '.join(cut) or 'none (they ended first)'}; back "
                   f"in {out.seconds:.0f} s")

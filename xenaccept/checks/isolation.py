@@ -29,11 +29,10 @@ def no_stale_backend(ctx: Context, dead_domid: int) -> None:
     """The dead driver domain's directory is gone from xenstore, and every vif of every
     guest has a backend in the driver domain running now, connected."""
     t = ctx.target
-    dd = ctx.dom0.xl.domain(t.driver_domain.name)
-    if dd is None:
+    running = {d.name: d.domid for d in ctx.dom0.xl.domains()}
+    if (dd := running.get(t.driver_domain.name)) is None:
         raise CheckFailed("xl list", f"{t.driver_domain.name} running", "no such domain")
-    doms = {g: ctx.dom0.xl.domain(g) for g in t.guests.names}
-    ids = {g: d.domid for g, d in doms.items() if d is not None}
+    ids = {g: running[g] for g in t.guests.names if g in running}
     r = ctx.dom0.runner.run("sh", "-c", _READ, "sh", str(dead_domid),
                             *(str(i) for i in ids.values()))
     stale = []
@@ -43,14 +42,14 @@ def no_stale_backend(ctx: Context, dead_domid: int) -> None:
         for devid, nodes in sorted(frontends(r.stdout, domid).items()):
             backend = nodes.get("backend-id", "?")
             state = int(nodes["state"]) if nodes.get("state", "").isdigit() else None
-            if backend != str(dd.domid) or state != CONNECTED:
+            if backend != str(dd) or state != CONNECTED:
                 stale.append(f"{guest}'s vif {devid}: backend domid {backend} "
-                             f"(the driver domain is {dd.domid} now, the dead one was "
+                             f"(the driver domain is {dd} now, the dead one was "
                              f"{dead_domid}), frontend state {xenbus_state(state)}")
     if stale:
         raise CheckFailed("xenstore in Dom0",
                           f"nothing left of the dead driver domain (domid {dead_domid}); every "
-                          f"guest's vif on {t.driver_domain.name} (domid {dd.domid}), connected",
+                          f"guest's vif on {t.driver_domain.name} (domid {dd}), connected",
                           "; ".join(stale))
 
 
@@ -58,8 +57,9 @@ def guests_ran_on(ctx: Context, before: dict[str, int]) -> None:
     """Every guest still runs as the domain it was before the driver domain died: same
     domid (not restarted), neither crashed nor paused."""
     found = []
+    running = {d.name: d for d in ctx.dom0.xl.domains()}
     for guest, domid in before.items():
-        dom = ctx.dom0.xl.domain(guest)
+        dom = running.get(guest)
         if dom is None:
             found.append(f"{guest}: gone")
         elif dom.domid != domid:

@@ -18,35 +18,33 @@ from xenaccept.provision.stages import backend_daemon, create, until_forwarding
 
 @dataclass
 class Outage:
-    """The driver domain that died (its domid), how, and each guest's domid before it."""
-    how: str
+    """The driver domain that died (its domid), and each guest's domid before it."""
     dead_domid: int
     guests: dict[str, int]
     seconds: float = 0.0
     moving: list[str] = field(default_factory=list)   # guests whose data was under way
+    seq: int | None = None     # the LAN peer's number for that data, when some moved
 
 
 def _before(s: StageContext, how: str) -> Outage:
     t = s.target
-    dd = s.dom0.xl.domain(t.driver_domain.name)
-    if dd is None:
-        raise HarnessError(f"{t.driver_domain.name} does not run: nothing to {how}")
-    guests = {}
-    for g in t.guests.names:
-        dom = s.dom0.xl.domain(g)
-        if dom is None:
-            raise HarnessError(f"{g} does not run")
-        guests[g] = dom.domid
-    return Outage(how, dd.domid, guests)
+    ids = {d.name: d.domid for d in s.dom0.xl.domains()}   # one xl list
+    dd = t.driver_domain.name
+    if dd not in ids:
+        raise HarnessError(f"{dd} does not run: nothing to {how}")
+    if missing := [g for g in t.guests.names if g not in ids]:
+        raise HarnessError(f"{', '.join(missing)} not running: nothing to {how} under")
+    return Outage(ids[dd], {g: ids[g] for g in t.guests.names})
 
 
-def killed(s: StageContext, moving: Callable[[], list[str]] | None = None) -> Outage:
+def killed(s: StageContext,
+           moving: Callable[[], tuple[list[str], int | None]] | None = None) -> Outage:
     """``xl destroy`` of the driver domain, no shutdown: the domain is gone at once, its
     backends with it. ``moving`` (called first) starts the guests' data and says which
-    guests' data is under way."""
+    guests' data is under way, and the LAN peer's number for it."""
     out = _before(s, "kill")
     if moving is not None:
-        out.moving = moving()
+        out.moving, out.seq = moving()
     out.seconds = restart_driver_domain(s)
     return out
 

@@ -80,8 +80,8 @@ class Setup(StageContext):
     def restart_driver_domain(self) -> float:
         return lifecycle.restart_driver_domain(self)
 
-    def kill_driver_domain(self, moving: Callable[[], list[str]] | None = None
-                           ) -> outage.Outage:
+    def kill_driver_domain(self, moving: Callable[[], tuple[list[str], int | None]] | None
+                           = None) -> outage.Outage:
         return outage.killed(self, moving)
 
     def crash_driver_domain(self) -> outage.Outage:
