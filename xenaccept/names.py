@@ -46,6 +46,12 @@ DEVD_UNIT_PERSISTENT = "xenaccept-devd.service"
 DEVD_UNITS = (DEVD_UNIT_RUNTIME, DEVD_UNIT_PERSISTENT)
 READY_UNIT = "xenaccept-ready.service"     # tells Dom0 the bridge and xl devd are up
 READY_KEY = "data/xenaccept-ready"          # ... in the driver domain's own xenstore data/
+# a driver domain the suite builds says, once its SSH server listens and it holds an IPv4
+# address, that address, in its own xenstore data/ (as guest agents publish theirs): Dom0
+# watches it rather than the suite polling SSH
+ADDRESS_UNIT = "xenaccept-address.service"
+ADDRESS_SCRIPT = "/usr/local/sbin/xenaccept-address"
+ADDRESS_KEY = "data/xenaccept/ssh-address"
 
 
 def bridge_unit(bridge: str) -> str:

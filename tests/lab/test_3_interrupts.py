@@ -54,8 +54,10 @@ def test_a_timeout_restores_dom0(lab, tmp_path):
 
 def test_sigint_while_a_persistent_run_rewrites_the_boot_files_restores_dom0(lab):
     """Ctrl-C (SIGINT) in a --persist run while Dom0 runs update-initramfs: the update the
-    run left is let finish, then every boot file is put back byte for byte (no reboot
-    needed: Dom0 never booted the changed files)."""
+    run left is let finish, then every boot file is put back byte for byte, and the files
+    written before the update (GRUB's drop-in, the initramfs hook, the kernel's hooks for
+    the driver domain) are gone (no reboot needed: Dom0 never booted the changed files)."""
+    from xenaccept.names import KERNEL_HOOKS
     from .test_2_suite import boot_files, changed
     before, files = dom0_state(lab), boot_files(lab)
     cmd = [sys.executable, "-m", "pytest", f"--inventory={INVENTORY}", "--provision",
@@ -70,6 +72,7 @@ def test_sigint_while_a_persistent_run_rewrites_the_boot_files_restores_dom0(lab
         wait.until(lambda: p.poll() is None and dom0.run("pgrep", "update-initramf|mkinitramfs").ok,
                    timeout=300, interval=0.5, what="update-initramfs to run in Dom0",
                    patient=(dom0,))
+        written = [h for h in KERNEL_HOOKS if dom0.run("test", "-x", h).ok]
     finally:
         dom0.close()
     p.send_signal(signal.SIGINT)
@@ -80,6 +83,7 @@ def test_sigint_while_a_persistent_run_rewrites_the_boot_files_restores_dom0(lab
     assert "KeyboardInterrupt" in out
     assert "restore: put back the boot files" in out
     assert "rebooting Dom0" not in out
+    assert written == list(KERNEL_HOOKS), written  # there when interrupted; gone after
     assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
     assert files_after == files, changed(files, files_after)
 

@@ -10,7 +10,7 @@ import tarfile
 from dataclasses import dataclass
 
 from xenaccept.images.packages import XEN_MODULES
-from xenaccept.names import MARKER
+from xenaccept.names import ADDRESS_KEY, ADDRESS_SCRIPT, ADDRESS_UNIT, MARKER
 
 def accounts(passwd: str, group: str) -> dict[str, str]:
     """System users and groups of Dom0 (uid/gid < 1000, and nobody), with every password
@@ -56,6 +56,38 @@ def network(address: str | None, gateway: str | None) -> str:
     return "DHCP=ipv4\n"
 
 
+# the address the SSH server answers at, told to Dom0 in xenstore once the domain holds one
+# (DHCP's lease, or the static address): the first global IPv4 address, polled 5 times a
+# second for 5 minutes at most
+ADDRESS_SCRIPT_TEXT = f"""#!/bin/sh
+{MARKER}: tell Dom0 where this domain's SSH server answers
+n=0
+while :; do
+    set -- $(ip -4 -o address show scope global)
+    [ -n "${{4:-}}" ] && break
+    n=$((n+1)); [ $n -lt 1500 ] || {{ echo "no IPv4 address after 5 min" >&2; exit 1; }}
+    sleep 0.2
+done
+exec xenstore-write {ADDRESS_KEY} "${{4%/*}}"
+"""
+ADDRESS_UNIT_TEXT = f"""{MARKER}
+[Unit]
+Description=Tell Dom0 where this domain's SSH server answers (xenstore {ADDRESS_KEY})
+After=ssh.service systemd-networkd.service proc-xen.mount
+Wants=ssh.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+TimeoutStartSec=330
+ExecStart={ADDRESS_SCRIPT}
+ExecStop=-/usr/bin/xenstore-rm {ADDRESS_KEY}
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
 def personal_files(p: Personal) -> dict[str, tuple[int, str]]:
     """path (relative) -> (mode, text) written into the image."""
     net = network(p.address, p.gateway)
@@ -83,12 +115,14 @@ def personal_files(p: Personal) -> dict[str, tuple[int, str]]:
             "Subsystem sftp /usr/lib/openssh/sftp-server\n")),
         "root/.ssh/authorized_keys": (0o600, "".join(k + "\n" for k in p.authorized_keys)),
         "etc/resolv.conf": (0o644, ""),
+        ADDRESS_SCRIPT.lstrip("/"): (0o755, ADDRESS_SCRIPT_TEXT),
+        f"etc/systemd/system/{ADDRESS_UNIT}": (0o644, ADDRESS_UNIT_TEXT),
     }
     return files
 
 
 ENABLE = {  # units enabled in the image: (wants dir, unit)
-    "multi-user.target.wants": ("ssh.service", "systemd-networkd.service"),
+    "multi-user.target.wants": ("ssh.service", "systemd-networkd.service", ADDRESS_UNIT),
     "sockets.target.wants": ("systemd-networkd.socket",),
 }
 # units masked in the image (linked to /dev/null): what systemd starts at every boot and a
@@ -106,7 +140,7 @@ def personal_tar(p: Personal, accounts_files: dict[str, str]) -> str:
     """The generated files as a base64 tar archive (sent on stdin, unpacked in Dom0)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        dirs = {"root": 0o700, "root/.ssh": 0o700, "etc/ssh": 0o755,
+        dirs = {"root": 0o700, "root/.ssh": 0o700, "etc/ssh": 0o755, "usr/local/sbin": 0o755,
                 "etc/systemd/network": 0o755, "etc/systemd/system": 0o755,
                 "etc/modules-load.d": 0o755, "etc/tmpfiles.d": 0o755,
                 **{f"etc/systemd/system/{d}": 0o755 for d in ENABLE}}
@@ -124,7 +158,9 @@ def personal_tar(p: Personal, accounts_files: dict[str, str]) -> str:
         for wants, units in ENABLE.items():
             for unit in units:
                 info = tarfile.TarInfo(f"etc/systemd/system/{wants}/{unit}")
-                info.type, info.linkname = tarfile.SYMTYPE, f"/lib/systemd/system/{unit}"
+                target = f"/etc/systemd/system/{unit}" if unit == ADDRESS_UNIT else \
+                    f"/lib/systemd/system/{unit}"
+                info.type, info.linkname = tarfile.SYMTYPE, target
                 tar.addfile(info)
         for unit in MASK:
             info = tarfile.TarInfo(f"etc/systemd/system/{unit}")

@@ -6,16 +6,18 @@ into :class:`~xenaccept.provision.setup.Setup`, which is one with the stages' dr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from xenaccept.errors import HarnessError
 from xenaccept.model.target import Target
-from xenaccept.names import PERSIST_FILES, WORK, XENDOMAINS_SAVE
+from xenaccept.names import ADDRESS_KEY, PERSIST_FILES, WORK, XENDOMAINS_SAVE
 from xenaccept.provision.journal import HostState, Journal
 from xenaccept.provision.persist.record import Record, hashes
 from xenaccept import console
 from xenaccept.resources.host import Host
+from xenaccept.resources.xenstore import KeyTimeout, await_key
 from xenaccept.transport import wait
 from xenaccept.transport.runner import Runner
 from xenaccept.transport.ssh import SSHRunner
@@ -115,16 +117,42 @@ class StageContext:
 
     def wait_driver_domain(self) -> None:
         """Wait for the driver domain's SSH; when it does not answer, say what Dom0 sees of
-        it (its state, the tail of its console), not only that it is unreachable."""
+        it (its state, the tail of its console), not only that it is unreachable. One the
+        suite built tells Dom0 in xenstore when its SSH server listens (and at which
+        address): that is watched from Dom0, so the suite logs in at once, not at its next
+        SSH poll (each poll of a booting domain takes seconds under emulation)."""
         dd = self.target.driver_domain
         runner = self.drvdom.runner
         if not isinstance(runner, SSHRunner):
             return
+        start = time.monotonic()
         try:
-            took = runner.wait_reachable(timeout=dd.boot_timeout, history=self.waits)
+            if dd.built:
+                address = self._published_address(dd.boot_timeout)
+                self.log(f"{dd.name} says its SSH server answers at {address} (xenstore "
+                         f"{ADDRESS_KEY}), {time.monotonic() - start:.1f} s after xl create")
+            left = max(30.0, dd.boot_timeout - (time.monotonic() - start))
+            runner.wait_reachable(timeout=left, history=self.waits)
         except HarnessError as e:
             raise HarnessError(f"{e}\n{self.driver_domain_seen_from_dom0()}") from e
-        self.log(f"{dd.name} answers over SSH {took:.0f} s after xl create")
+        self.log(f"{dd.name} answers over SSH {time.monotonic() - start:.0f} s after xl create")
+
+    def _published_address(self, timeout: int) -> str:
+        name = self.target.driver_domain.name
+        dom = self.dom0.xl.domain(name)
+        if dom is None:
+            raise HarnessError(f"{name} is not running (xl list)")
+        start = time.monotonic()
+        try:
+            address = await_key(self.dom0.runner, dom.domid, ADDRESS_KEY, timeout)
+        except KeyTimeout as e:
+            raise wait.WaitTimeout(f"timed out after {timeout:g} s waiting for {name} to say "
+                                   f"its SSH server answers ({e})") from e
+        took = time.monotonic() - start
+        self.waits.append({"what": f"{name} to say in xenstore its SSH server answers",
+                           "took": round(took, 3), "polls": 1, "notice_bound": 0.0,
+                           "last_probe": round(took, 3)})
+        return address
 
     def driver_domain_seen_from_dom0(self) -> str:
         """The driver domain's state and the tail of its console, as Dom0 sees them (read

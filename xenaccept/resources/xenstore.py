@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from xenaccept.errors import HarnessError
 from xenaccept.model import validate
+from xenaccept.transport.runner import Runner
 
 CONNECTED = 4  # the xenbus state of a connected backend or frontend
 XENBUS_STATES = {0: "Unknown", 1: "Initialising", 2: "InitWait", 3: "Initialised",
@@ -65,3 +67,41 @@ def assignable_node(bdf: str) -> str:
     """Where libxl records the driver of a device it made assignable."""
     b = validate.bdf(bdf)
     return f"/libxl/pci/{b.replace(':', '-').replace('.', '-')}/driver_path"
+
+
+# $1 the key, $2 its domain's directory, $3 seconds: the key's value once it is set (a
+# watch wakes the loop at once; each watch lasts 1 s at most, so a write that lands between
+# the read and the watch is seen a second later), exit 4 when the domain is gone, 3 at the
+# deadline
+_AWAIT = r"""k=$1 d=$2 end=$(($(date +%s) + $3))
+until v=$(xenstore-read "$k" 2>/dev/null) && [ -n "$v" ]; do
+    xenstore-exists "$d" || exit 4
+    [ "$(date +%s)" -lt "$end" ] || exit 3
+    timeout 1 xenstore-watch -n 2 "$k" >/dev/null 2>&1
+    [ $? -ne 127 ] || sleep 1    # no xenstore-watch: a poll a second
+done
+printf '%s\n' "$v"
+"""
+
+
+class KeyTimeout(HarnessError):
+    """A xenstore key was not set before the deadline."""
+
+
+class DomainGone(HarnessError):
+    """The domain whose key was awaited is no longer in xenstore."""
+
+
+def await_key(runner: Runner, domid: int, key: str, timeout: int) -> str:
+    """The value of ``key`` (relative to ``/local/domain/<domid>``) once the domain sets
+    it, waited for on a watch in Dom0 (one command, however long the wait)."""
+    d = f"/local/domain/{int(domid)}"
+    r = runner.run("sh", "-c", _AWAIT, "sh", f"{d}/{key}", d, str(int(timeout)),
+                   timeout=timeout + 30)
+    if r.exit_status == 4:
+        raise DomainGone(f"domain {domid} is gone from xenstore ({d})")
+    if r.exit_status == 3:
+        raise KeyTimeout(f"{d}/{key} not set")
+    if not r.ok or not r.stdout.strip():
+        raise HarnessError(f"reading {d}/{key} in Dom0 failed: {r.stderr.strip()[-300:]}")
+    return r.stdout.strip()

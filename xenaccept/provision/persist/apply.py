@@ -45,7 +45,11 @@ def write_driver_domain(s: StageContext) -> None:
 def write_boot_hide(s: StageContext, record: Record) -> None:
     """The hide made at boot: GRUB's drop-in, xen-pciback in the initramfs before the native
     driver; each change journaled before it is made. Done right after the run-time hide,
-    while Dom0 is idle (update-initramfs took over 5 min with the domains up, under TCG)."""
+    while Dom0 is idle (update-initramfs took over 5 min with the domains up, under TCG).
+    A driver domain the suite builds follows Dom0's kernels, and the kernel's hooks that
+    make its boot files for each kernel apt installs are written here too: a kernel
+    installed from now on (say by unattended-upgrades while the run goes on) gets the hide
+    in its initramfs and the driver domain's boot files together."""
     runner = s.dom0.runner
     native = s.target.device.native_driver
     if native is None:
@@ -60,12 +64,17 @@ def write_boot_hide(s: StageContext, record: Record) -> None:
     save(runner, record)
     s.journal.push("put back the boot files update-grub and update-initramfs made "
                    f"({', '.join(found)})", lambda: restore_generated(runner, record, s.log))
-    record.files = [GRUB_DROPIN, INITRAMFS_HOOK, MODPROBE_CONF]
+    hooks = KERNEL_HOOKS if s.target.driver_domain.built else ()
+    record.files = [GRUB_DROPIN, INITRAMFS_HOOK, MODPROBE_CONF, *hooks]
     save(runner, record)
     s.journal.push(f"remove {', '.join(record.files)}", lambda: remove_files(runner, record))
     runner.write_file(GRUB_DROPIN, grub_dropin(s.bdf))
     runner.write_file(INITRAMFS_HOOK, INITRAMFS_HOOK_TEXT, mode="0755")
     runner.write_file(MODPROBE_CONF, modprobe_conf(native, s.bdf))
+    script = boot_files_path(image_dir(s.target.driver_domain.name))
+    for path in hooks:
+        action = "install" if "/postinst.d/" in path else "remove"
+        runner.write_file(path, kernel_hook(script, action), mode="0755")
     s.log("update-initramfs -u -k all, then update-grub (about 2 min under emulation)")
     runner.run("update-initramfs", "-u", "-k", "all", mutates=True, check=True,
                timeout=UPDATE_TIMEOUT)
@@ -77,20 +86,13 @@ def write_boot_hide(s: StageContext, record: Record) -> None:
 
 
 def write_autostart(s: StageContext, record: Record) -> None:
-    """The domains started at boot: the autostart script and its unit, enabled. A driver
-    domain the suite built follows Dom0's kernels too: the kernel's hooks make its boot
-    files for each kernel apt installs (its disk holds nothing of one kernel)."""
+    """The domains started at boot: the autostart script and its unit, enabled."""
     runner = s.dom0.runner
     t = s.target
-    hooks = KERNEL_HOOKS if t.driver_domain.built else ()
-    record.files += [AUTOSTART, DOMAINS_UNIT_PATH, *hooks]
+    record.files += [AUTOSTART, DOMAINS_UNIT_PATH]
     save(runner, record)
-    s.journal.push(f"disable {DOMAINS_UNIT}; remove it, {AUTOSTART}"
-                   + "".join(f", {h}" for h in hooks), lambda: remove_files(runner, record))
-    script = boot_files_path(image_dir(t.driver_domain.name))
-    for path in hooks:
-        action = "install" if "/postinst.d/" in path else "remove"
-        runner.write_file(path, kernel_hook(script, action), mode="0755")
+    s.journal.push(f"disable {DOMAINS_UNIT}; remove it, {AUTOSTART}",
+                   lambda: remove_files(runner, record))
     config_of = {n: t.config_path(n) for n in (t.driver_domain.name, *t.guests.names)}
     runner.write_file(AUTOSTART, autostart_script(config_of, t.driver_domain.name,
                                                   list(t.guests.names)), mode="0755")
