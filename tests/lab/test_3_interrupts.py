@@ -40,13 +40,24 @@ def test_a_failed_step_half_way_restores_dom0(lab, tmp_path):
 
 
 def test_a_timeout_restores_dom0(lab, tmp_path):
-    """The driver domain is given 5 s to answer over SSH: the wait times out."""
+    """The driver domain is given 5 s to answer over SSH: the wait times out. It is an
+    operator's own driver domain whose disk holds nothing (Dom0's kernel and initramfs find
+    no root there and wait), so nothing is built for it: the run reaches the wait fast."""
+    blank = "/root/xa-timeout-blank.img"  # the operator's disk: made here, removed after
     before = dom0_state(lab)
-    inv = variant(tmp_path, lambda t: t["driver_domain"].update(boot_timeout=5))
-    run = run_suite(f"--inventory={inv}", "--provision", name="interrupt-timeout")
+    dom0 = SSHRunner("dom0", lab.target.dom0, read_only=False)
+    try:
+        dom0.run("truncate", "-s", "16M", blank, mutates=True, check=True)
+        inv = variant(tmp_path, lambda t: t["driver_domain"].update(
+            boot_timeout=5, disk=f"format=raw,vdev=xvda,access=rw,target={blank}"))
+        run = run_suite(f"--inventory={inv}", "--provision", name="interrupt-timeout")
+    finally:
+        dom0.run("rm", "-f", blank, mutates=True)
+        dom0.close()
     after = dom0_state(lab)
     assert run.returncode != 0
     assert "timed out after 5 s waiting for drvdom" in run.output
+    assert "xl destroy drvdom" in run.transcript
     # what Dom0 sees of the silent domain: its state and the tail of its console
     assert "Dom0 sees drvdom: id " in run.output and "the tail of its console" in run.output
     assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
