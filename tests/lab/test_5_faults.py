@@ -1,6 +1,7 @@
 """Fault injection: break one thing on the real lab, run check mode, and see exactly the
 scenarios of that checkpoint fail, with a message naming the fault. Each run starts from
-the `provisioned` snapshot, so no fault leaks into the next; faults whose checkpoints do
+the `provisioned` snapshot (a permanent setup, as operators check theirs for months), so no
+fault leaks into the next; faults whose checkpoints do
 not overlap are made together and share a run."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from xenaccept.model import state
+from xenaccept.names import DEVD_UNIT_PERSISTENT
 from xenaccept.transport import wait
 from xenaccept.resources.bridge import Bridge
 from xenaccept.images.guest_payload import guest_link_local
@@ -79,7 +81,7 @@ MISSING = [  # the object of a checkpoint missing
           frozenset({"4a"}),
           {"4a": "/etc/xen/scripts/vif-bridge (missing)"}),
     Fault("xl devd stopped",
-          (("drvdom", ("systemctl", "stop", "xenaccept-xldevd")),),
+          (("drvdom", ("systemctl", "stop", DEVD_UNIT_PERSISTENT)),),
           frozenset({"4b"}),
           {"4b": "expected exactly one `xl devd`; found 0"}),
     Fault("a guest's vif detached from the bridge",
@@ -362,7 +364,7 @@ def test_a_quiet_guest_is_asked_for_a_frame_and_is_no_false_alarm(labs):
         drvdom.close()
     # the LAN's probe would make the guest talk: its own scenarios run everywhere else
     run = run_suite("-m", "not lan", name="check-quiet-guest")
-    all_passed(run, isolation="skipped", lan="deselected")
+    all_passed(run, isolation="skipped", persist="passed", lan="deselected")
     addr = guest_link_local(G2_MAC)
     pings = [line for line in run.transcript.splitlines()
              if "] $ ping " in line and f"{addr}%" in line]

@@ -127,11 +127,13 @@ class StageContext:
             return
         start = time.monotonic()
         try:
+            left: float = dd.boot_timeout
             if dd.built:
                 address = self._published_address(dd.boot_timeout)
                 self.log(f"{dd.name} says its SSH server answers at {address} (xenstore "
                          f"{ADDRESS_KEY}), {time.monotonic() - start:.1f} s after xl create")
-            left = max(30.0, dd.boot_timeout - (time.monotonic() - start))
+                # it listens: what is left is the login (at least 30 s for it)
+                left = max(30.0, dd.boot_timeout - (time.monotonic() - start))
             runner.wait_reachable(timeout=left, history=self.waits)
         except HarnessError as e:
             raise HarnessError(f"{e}\n{self.driver_domain_seen_from_dom0()}") from e

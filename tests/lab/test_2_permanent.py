@@ -4,7 +4,10 @@
    scenario on what came back by itself;
 2. check mode on it, as an operator runs it for months; three drifts of its next boot
    made for real (a one-time GRUB entry without Xen, Dom0's unit disabled, xl devd's unit
-   disabled in the driver domain), each named by the next-boot check, then undone;
+   disabled in the driver domain), each named by the next-boot check, then undone; the
+   kept setup as operators reach it (through a bastion, many targets at once; none of
+   Dom0's secrets in the driver domain), then saved as the `provisioned` snapshot that the
+   snapshot and fault-matrix tests restore;
 3. a newer kernel installed in Dom0 with apt (bookworm-backports' Linux 6.12, from the
    packages the lab stages on its disk in place of a mirror): GRUB updated by the kernel's
    own hook, the driver domain's boot files by the suite's (its config then boots 6.12);
@@ -28,7 +31,8 @@ from xenaccept.transport.runner import LocalRunner
 from xenaccept.transport.ssh import SSHRunner
 
 from .conftest import INVENTORY, RUNS, ROOT, dom0_state, dump, run_suite
-from .test_2_suite import NEXT_BOOT, all_passed, boot_files, boot_id, changed
+from .test_2_suite import (NEXT_BOOT, a_kept_setup_as_operators_reach_it, all_passed,
+                           boot_files, boot_id, changed)
 
 pytestmark = pytest.mark.lab
 
@@ -142,8 +146,9 @@ def teardown() -> subprocess.CompletedProcess[str]:
     return p
 
 
-@pytest.mark.timeout(3600)  # about 25 min under TCG: a provisioning, apt, two reboots
-def test_a_permanent_setup_comes_back_follows_a_kernel_upgrade_and_is_torn_down(labs):
+@pytest.mark.timeout(3600)  # about 25 min under TCG: a provisioning, apt, three reboots
+def test_a_permanent_setup_comes_back_follows_a_kernel_upgrade_and_is_torn_down(labs,
+                                                                                 tmp_path):
     lab = labs.get("fresh")
     before, files, boot = dom0_state(lab), boot_files(lab), boot_id(lab)
     labs.current.mode = "changed"  # upgraded: the next test boots the lab again
@@ -169,6 +174,7 @@ def test_a_permanent_setup_comes_back_follows_a_kernel_upgrade_and_is_torn_down(
                                     "driver_domain_kernel": old["dom0_kernel"],
                                     "problems": []}, old["next_boot"]
         next_boot_drifts(lab)
+        a_kept_setup_as_operators_reach_it(lab, labs, tmp_path)
 
         # 3. the upgrade: the driver domain's config boots the new kernel from its next
         # start, with an initramfs made for it by the suite's hook
