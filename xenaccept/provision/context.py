@@ -151,8 +151,10 @@ class StageContext:
             raise wait.WaitTimeout(f"timed out after {timeout:g} s waiting for {name} to say "
                                    f"its SSH server answers ({e})") from e
         took = time.monotonic() - start
+        # a watch wakes at the write; one that lands just before the watch is set is seen
+        # at the loop's next turn, a second later at most (resources.xenstore.await_key)
         self.waits.append({"what": f"{name} to say in xenstore its SSH server answers",
-                           "took": round(took, 3), "polls": 1, "notice_bound": 0.0,
+                           "took": round(took, 3), "polls": 1, "notice_bound": 1.0,
                            "last_probe": round(took, 3)})
         return address
 
