@@ -158,9 +158,10 @@ def personal_tar(p: Personal, accounts_files: dict[str, str]) -> str:
         for wants, units in ENABLE.items():
             for unit in units:
                 info = tarfile.TarInfo(f"etc/systemd/system/{wants}/{unit}")
-                target = f"/etc/systemd/system/{unit}" if unit == ADDRESS_UNIT else \
-                    f"/lib/systemd/system/{unit}"
-                info.type, info.linkname = tarfile.SYMTYPE, target
+                # a unit the image carries itself, else the package's
+                own = f"etc/systemd/system/{unit}" in files
+                info.type = tarfile.SYMTYPE
+                info.linkname = f"/{'etc' if own else 'lib'}/systemd/system/{unit}"
                 tar.addfile(info)
         for unit in MASK:
             info = tarfile.TarInfo(f"etc/systemd/system/{unit}")
