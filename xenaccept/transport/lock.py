@@ -4,11 +4,17 @@ connection lives (a holder process that ends when its channel closes or the link
 A provisioning run takes the lock exclusively (creating ``/run/lock/xenaccept.lock``, on a
 tmpfs); a check run takes it shared, and only if the file exists, so that check mode creates
 nothing. Check runs may overlap each other, never a provisioning run.
+
+:func:`begin` takes the lock on a channel of its own while the caller goes on reading the
+host on the connection's shell (reads only: nothing may change the host before
+:meth:`Pending.wait` returns): under emulation a channel and its ``flock`` cost most of a
+second, which then hides behind the reads.
 """
 
 from __future__ import annotations
 
 import shlex
+import threading
 
 import paramiko
 
@@ -64,3 +70,39 @@ def acquire(runner: SSHRunner, *, exclusive: bool, timeout: float = 20.0) -> Hos
             f"{runner.name} ({runner.spec.address}) is locked by another xenaccept run "
             f"({LOCK_FILE}); refusing to run concurrently")
     raise HarnessError(f"{runner.name}: could not take {LOCK_FILE} (flock exited {status})")
+
+
+class Pending:
+    """:func:`acquire` under way in a thread of its own."""
+
+    def __init__(self, runner: SSHRunner, exclusive: bool, timeout: float) -> None:
+        self._held: HostLock | None = None
+        self._error: HarnessError | None = None
+        self._thread = threading.Thread(target=self._take, args=(runner, exclusive, timeout),
+                                        name=f"lock {runner.name}", daemon=True)
+        self._thread.start()
+
+    def _take(self, runner: SSHRunner, exclusive: bool, timeout: float) -> None:
+        try:
+            self._held = acquire(runner, exclusive=exclusive, timeout=timeout)
+        except HarnessError as e:
+            self._error = e
+
+    def wait(self) -> HostLock:
+        """The lock, once taken (raises what :func:`acquire` raised)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._held is not None
+        return self._held
+
+    def abandon(self) -> None:
+        """The caller gives up: the lock, if it was taken, is let go."""
+        self._thread.join()
+        if self._held is not None:
+            self._held.release()
+
+
+def begin(runner: SSHRunner, *, exclusive: bool, timeout: float = 20.0) -> Pending:
+    """Start taking the lock on ``runner``'s open connection (see the module)."""
+    return Pending(runner, exclusive, timeout)
