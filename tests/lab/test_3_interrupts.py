@@ -26,41 +26,64 @@ def variant(tmp_path, change) -> str:
     return str(path)
 
 
-def test_a_failed_step_half_way_restores_dom0(lab, tmp_path):
-    """The guests' kernel does not exist: `xl create` of a guest fails after the device was
-    hidden, the driver domain started, its bridge made."""
-    before = dom0_state(lab)
+def persisted_before(run) -> None:
+    """A --persist run that stopped: it had made the boot files of the permanent setup
+    (the hide at boot, the kernel's hooks, update-initramfs and update-grub) and put them
+    back, without rebooting (Dom0 never booted the changed files)."""
+    for step in ("update-initramfs -u -k all", "update-grub"):
+        assert step in run.transcript, step
+    assert "restore: put back the boot files" in run.output
+    assert "rebooting Dom0" not in run.output
+
+
+def test_a_failed_step_half_way_through_a_persistent_run_restores_dom0(lab, tmp_path):
+    """A --persist run whose guests' kernel does not exist: `xl create` of a guest fails
+    after the device was hidden (now and at boot: the boot files rewritten), the driver
+    domain built and started, its bridge made. Dom0 as found, every boot file byte for
+    byte."""
+    from xenaccept.names import KERNEL_HOOKS
+    from .test_2_suite import boot_files, changed
+    before, files = dom0_state(lab), boot_files(lab)
     inv = variant(tmp_path, lambda t: t.update(guests={"kernel": "/boot/vmlinuz-missing"}))
-    run = run_suite(f"--inventory={inv}", "--provision", name="interrupt-failed-step")
-    after = dom0_state(lab)
+    run = run_suite(f"--inventory={inv}", "--provision", "--persist",
+                    name="interrupt-failed-step")
+    after, files_after = dom0_state(lab), boot_files(lab)
     assert run.returncode != 0
     assert "xl create /etc/xen/drvdom.cfg" in run.transcript  # it did get that far
     assert "xl destroy drvdom" in run.transcript
+    assert all(h in run.transcript for h in KERNEL_HOOKS)  # written; gone after
+    persisted_before(run)
     assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
+    assert files_after == files, changed(files, files_after)
 
 
-def test_a_timeout_restores_dom0(lab, tmp_path):
-    """The driver domain is given 5 s to answer over SSH: the wait times out. It is an
-    operator's own driver domain whose disk holds nothing (Dom0's kernel and initramfs find
-    no root there and wait), so nothing is built for it: the run reaches the wait fast."""
+def test_a_timeout_in_a_persistent_run_restores_dom0(lab, tmp_path):
+    """A --persist run whose driver domain is given 5 s to answer over SSH: the wait times
+    out, after the boot files were rewritten. It is an operator's own driver domain whose
+    disk holds nothing (Dom0's kernel and initramfs find no root there and wait), so
+    nothing is built for it. Dom0 as found, every boot file byte for byte."""
+    from .test_2_suite import boot_files, changed
     blank = "/root/xa-timeout-blank.img"  # the operator's disk: made here, removed after
-    before = dom0_state(lab)
+    before, files = dom0_state(lab), boot_files(lab)
     dom0 = SSHRunner("dom0", lab.target.dom0, read_only=False)
     try:
         dom0.run("truncate", "-s", "16M", blank, mutates=True, check=True)
         inv = variant(tmp_path, lambda t: t["driver_domain"].update(
             boot_timeout=5, disk=f"format=raw,vdev=xvda,access=rw,target={blank}"))
-        run = run_suite(f"--inventory={inv}", "--provision", name="interrupt-timeout")
+        run = run_suite(f"--inventory={inv}", "--provision", "--persist",
+                        name="interrupt-timeout")
     finally:
         dom0.run("rm", "-f", blank, mutates=True)
         dom0.close()
-    after = dom0_state(lab)
+    after, files_after = dom0_state(lab), boot_files(lab)
     assert run.returncode != 0
     assert "timed out after 5 s waiting for drvdom" in run.output
     assert "xl destroy drvdom" in run.transcript
     # what Dom0 sees of the silent domain: its state and the tail of its console
     assert "Dom0 sees drvdom: id " in run.output and "the tail of its console" in run.output
+    persisted_before(run)
     assert after == before, f"before:\n{dump(before)}\nafter:\n{dump(after)}"
+    assert files_after == files, changed(files, files_after)
 
 
 def test_sigint_while_a_persistent_run_rewrites_the_boot_files_restores_dom0(lab):

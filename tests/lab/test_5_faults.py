@@ -314,7 +314,7 @@ def test_faults_fail_exactly_their_checkpoints(labs, group: list[Fault]):
     finally:
         for runner in runners.values():
             runner.close()
-    run = run_suite(name="fault")
+    run = run_suite(name=f"fault-{GROUPS.index(group) + 1}")  # each group's records kept
     target = lab.target.name
     outcome = {k: run.outcomes.get(f"{v}[{target}]", "missing") for k, v in SCENARIOS.items()}
     failed = {k for k, o in outcome.items() if o in ("failed", "error")}
