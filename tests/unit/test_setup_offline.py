@@ -195,3 +195,20 @@ def test_a_dom0_back_from_a_new_boot_is_never_called_stuck(target, tmp_path):
     s.console_silence_s = 0.0   # silent "long enough" at every poll
     assert s.reboot_host("to test") == ("b-1", "b-2")
     assert dom0.polls == 1
+
+
+@pytest.mark.parametrize("provision", [False, True])
+def test_the_failure_logs_are_read_once_a_check_run_and_each_time_when_provisioning(
+        target, provision):
+    from xenaccept.report.facts import diagnostics
+    xl_list = data("dom0_xl-list_assigned-running.txt")
+    dom0 = FakeRunner("dom0", {"xl list": (0, xl_list), "sh -c 'xl dmesg": "(XEN) ok\n"},
+                      match="prefix", read_only=not provision)
+    drvdom = FakeRunner("drvdom", read_only=not provision)
+    s = Setup(target, dom0, drvdom, provision=provision)
+    first, second = diagnostics(s), diagnostics(s)
+    dmesg = [c for c in dom0.sent if "xl dmesg" in c]
+    assert len(dmesg) == (2 if provision else 1)
+    assert first["xl dmesg (tail)"] == "(XEN) ok\n"
+    said = "(read earlier in this run, at its first failed scenario)\n"
+    assert second["xl dmesg (tail)"] == ("" if provision else said) + "(XEN) ok\n"
