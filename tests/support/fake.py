@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Literal, TypeAlias
 
-from xenaccept.transport.runner import Runner
+from xenaccept.transport.runner import Runner, Transcript
 
 Output = tuple[int, str, str]
 # an answer: stdout (exit 0), (rc, stdout), (rc, stdout, stderr), or made from the command
@@ -36,8 +36,8 @@ class FakeRunner(Runner):
 
     def __init__(self, name: str = "dom0", answers: Mapping[str, Answer] | None = None, *,
                  read_only: bool = True, match: Literal["exact", "prefix", "contains"] = "exact",
-                 default: Answer = not_recorded) -> None:
-        super().__init__(name, read_only=read_only)
+                 default: Answer = not_recorded, transcript: Transcript | None = None) -> None:
+        super().__init__(name, read_only=read_only, transcript=transcript)
         self.answers = dict(answers or {})
         self.match = match
         self.default = default

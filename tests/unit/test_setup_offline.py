@@ -197,18 +197,21 @@ def test_a_dom0_back_from_a_new_boot_is_never_called_stuck(target, tmp_path):
     assert dom0.polls == 1
 
 
+
 @pytest.mark.parametrize("provision", [False, True])
-def test_the_failure_logs_are_read_once_a_check_run_and_each_time_when_provisioning(
-        target, provision):
-    from xenaccept.report.facts import diagnostics
+def test_the_failure_logs_are_read_again_only_after_the_suite_changed_a_host(target, provision):
+    from xenaccept.report.facts import AGAIN, FailureLogs
     xl_list = data("dom0_xl-list_assigned-running.txt")
-    dom0 = FakeRunner("dom0", {"xl list": (0, xl_list), "sh -c 'xl dmesg": "(XEN) ok\n"},
-                      match="prefix", read_only=not provision)
-    drvdom = FakeRunner("drvdom", read_only=not provision)
+    dom0 = FakeRunner("dom0", {"xl list": (0, xl_list), "sh -c 'xl dmesg": "(XEN) ok\n",
+                               "xl destroy": ""}, match="prefix", read_only=not provision)
+    drvdom = FakeRunner("drvdom", read_only=not provision, transcript=dom0.transcript)
     s = Setup(target, dom0, drvdom, provision=provision)
-    first, second = diagnostics(s), diagnostics(s)
-    dmesg = [c for c in dom0.sent if "xl dmesg" in c]
-    assert len(dmesg) == (2 if provision else 1)
+    logs = FailureLogs()
+    first, second = logs(s), logs(s)
     assert first["xl dmesg (tail)"] == "(XEN) ok\n"
-    said = "(read earlier in this run, at its first failed scenario)\n"
-    assert second["xl dmesg (tail)"] == ("" if provision else said) + "(XEN) ok\n"
+    assert second["xl dmesg (tail)"] == AGAIN + "(XEN) ok\n"
+    assert len([c for c in dom0.sent if "xl dmesg" in c]) == 1
+    if provision:  # a change to a host: the next failure reads them again
+        dom0.run("xl", "destroy", "xa-guest1", mutates=True)
+        assert logs(s)["xl dmesg (tail)"] == "(XEN) ok\n"
+        assert len([c for c in dom0.sent if "xl dmesg" in c]) == 2

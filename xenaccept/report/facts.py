@@ -47,21 +47,15 @@ def host_facts(setup: Setup) -> dict[str, object]:
 
 
 def diagnostics(setup: Setup) -> dict[str, str]:
-    """Logs that explain a failed checkpoint: Xen's, the toolstack's, the backend's. Check
-    mode changes nothing, and its scenarios run within a minute: the logs are read at the
-    run's first failure and attached again to the next ones, saying when they were read
-    (a failed run of the fault matrix had 11 failed scenarios: 66 reads, about 13 s under
-    emulation). A provisioning run changes the hosts between its scenarios: read each time."""
+    """Logs that explain a failed checkpoint: Xen's, the toolstack's, the backend's."""
     logs: dict[str, str] = {}
     d0, dd = setup.dom0.runner, setup.drvdom.runner
     name = setup.target.driver_domain.name
 
     def grab(label: str, runner: Runner, *argv: str) -> None:
         try:
-            r = runner.run(*argv, timeout=30, once=True)
-            logs[label] = (("(read earlier in this run, at its first failed scenario)\n"
-                            if r.reused else "") + r.stdout +
-                           (f"\n[stderr]\n{r.stderr}" if r.stderr.strip() else ""))
+            r = runner.run(*argv, timeout=30)
+            logs[label] = r.stdout + (f"\n[stderr]\n{r.stderr}" if r.stderr.strip() else "")
         except HarnessError as e:
             logs[label] = f"(not available: {e})"
 
@@ -82,3 +76,27 @@ def diagnostics(setup: Setup) -> dict[str, str]:
              " -n 80 --no-pager 2>/dev/null")
         grab("driver domain kernel log (tail)", dd, "sh", "-c", "dmesg | tail -n 60")
     return logs
+
+
+AGAIN = "(read at an earlier failed step of this run: the suite changed nothing on the hosts since)\n"
+
+
+class FailureLogs:
+    """:func:`diagnostics` for each failed step, read again only when the suite changed a
+    host since the last read (a command that changes a host, in the target's transcript).
+    Check mode changes nothing, and a provisioning run changes nothing more once a stage
+    has failed: every later failure of the run then gets the logs of the first, said so.
+    (A failed fault-matrix run had 11 failed scenarios: 66 log reads, about 13 s under
+    emulation; a failed provisioning run, 16.)"""
+
+    def __init__(self) -> None:
+        self._read: dict[str, tuple[int, dict[str, str]]] = {}
+
+    def __call__(self, setup: Setup) -> dict[str, str]:
+        changes = len(setup.dom0.runner.transcript.mutating())
+        seen = self._read.get(setup.target.name)
+        if seen is not None and seen[0] == changes:
+            return {label: AGAIN + text for label, text in seen[1].items()}
+        logs = diagnostics(setup)
+        self._read[setup.target.name] = (len(setup.dom0.runner.transcript.mutating()), logs)
+        return logs
