@@ -2,6 +2,7 @@
 snapshot restore and its fix-ups."""
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -60,7 +61,7 @@ def up(from_name: str | None, cold: bool, flavour: str = flavours.DEFAULT) -> in
         st = _start(ov, ports, snap, boot, c, images, flavour, manifest, clock)
         what = f"{boot} boot of lab {lab_name()!r}" + (" (retried)" if attempt > 1 else "")
         try:
-            watched_wait(what, rund, st["pid"], lambda: answers(st, "dom0", "xl info >/dev/null"),
+            watched_wait(what, rund, st["pid"], lambda: answers(st, "dom0", _dom0_probe(snap)),
                          deadline_s=RESTORE_DEADLINE if snap else COLD_DEADLINE,
                          wait_for="Dom0 SSH and `xl info`", clock=clock)
             break
@@ -178,29 +179,46 @@ def watched_wait(what: str, rund: Path, pid: int, answered, *, deadline_s: float
               f"{watch.longest_silence_s:.1f} s (stuck at {console.SILENCE_S:.0f} s)")
 
 
+def _clock() -> str:
+    """A command that sets a restored domain's clock to this machine's (it resumes at the
+    snapshot's time), made at the moment it is sent."""
+    return f"date -u -s @{int(time.time())} >/dev/null"
+
+
+def _dom0_probe(snap: str | None) -> str:
+    """Dom0 answers and its toolstack works; after a restore, the clock is set by the same
+    command (one login fewer)."""
+    return f"{_clock()} && xl info >/dev/null" if snap else "xl info >/dev/null"
+
+
 def post_restore(st: dict, meta: dict, clock: Clock) -> int:
-    """Fix-ups after -loadvm: clocks resume at the snapshot's time. (QEMU's DHCP server
-    also forgets its leases; the driver domain and the suite's guests keep theirs, a day
-    long, so none asks again during a run.)"""
-    r = ssh("dom0", f"date -u -s @{int(time.time())} >/dev/null", st=st)
-    clock.log(f"Dom0 clock set to the host's (rc {r.returncode})")
-    if not meta.get("drvdom_running"):
-        return 0
-    snap = st["boot"].removeprefix("snapshot:")
-    if restore_suite_keys(Path(st["overlays"]), snap, st):
-        clock.log(f"the suite's keys for the snapshot's driver domain are back in "
-                  f"{suite_state_dir(st)}")
-    t0 = time.monotonic()
-    try:
-        wait_until("the driver domain's SSH",
-                   alive_probe(st["pid"], lambda: answers(st, "drvdom")),
-                   deadline_s=DRVDOM_DEADLINE, interval=2)
-    except LabError as e:
-        print(f"xenlab: {e}", file=sys.stderr)
-        return 1
-    clock.log(f"driver domain answers over SSH ({time.monotonic() - t0:.1f}s later)")
-    r = ssh("drvdom", f"date -u -s @{int(time.time())} >/dev/null", st=st)
-    clock.log(f"driver domain clock set to the host's (rc {r.returncode})")
+    """Fix-ups after -loadvm (Dom0's clock was set by the probe that found it): the driver
+    domain's clock, then the domains the snapshot was saved with paused are let run. QEMU's
+    DHCP server forgets its leases on restore: the guests are saved paused so that none
+    asks before the driver domain has come back (a guest renewing first would be handed
+    the driver domain's address, where the SSH port forward points); the driver domain and
+    the guests keep their leases, a day long, so none asks again during a run."""
+    clock.log("Dom0 clock set to the host's (with the probe that found it)")
+    if meta.get("drvdom_running"):
+        snap = st["boot"].removeprefix("snapshot:")
+        if restore_suite_keys(Path(st["overlays"]), snap, st):
+            clock.log(f"the suite's keys for the snapshot's driver domain are back in "
+                      f"{suite_state_dir(st)}")
+        t0 = time.monotonic()
+        try:  # the probe that finds it sets its clock
+            wait_until("the driver domain's SSH",
+                       alive_probe(st["pid"], lambda: answers(st, "drvdom", _clock())),
+                       deadline_s=DRVDOM_DEADLINE, interval=2)
+        except LabError as e:
+            print(f"xenlab: {e}", file=sys.stderr)
+            return 1
+        clock.log(f"driver domain answers over SSH, its clock set to the host's "
+                  f"({time.monotonic() - t0:.1f}s later)")
+    paused = meta.get("paused", [])
+    if paused:
+        r = ssh("dom0", " && ".join(f"xl unpause {shlex.quote(d)}" for d in paused), st=st)
+        if r.returncode != 0:
+            print(f"xenlab: xl unpause in Dom0 failed: {r.stderr.strip()}", file=sys.stderr)
+            return 1
+        clock.log(f"unpaused {', '.join(paused)} (saved paused)")
     return 0
-
-

@@ -43,11 +43,15 @@ def save_snapshot(name: str, st: dict | None = None, clock: Clock | None = None)
     st = st or load_state()
     if not st or not qemu.read_pid(run_dir()):
         raise LabError("the lab is not up")
-    r = ssh("dom0", "xl list | awk 'NR > 1 {print $1}'", st=st)
+    r = ssh("dom0", "xl list | awk 'NR > 1 {print $1, $5}'", st=st)
     if r.returncode != 0:
         raise LabError(f"`xl list` in Dom0 failed: {r.stderr}")
-    domains = r.stdout.split()
-    clock.log(f"savevm {name} (domains: {', '.join(domains)})")
+    listed = [line.split() for line in r.stdout.splitlines() if line.strip()]
+    domains = [d[0] for d in listed]
+    # let run again after a restore (`up` unpauses them once its fix-ups are done)
+    paused = [d[0] for d in listed if len(d) > 1 and "p" in d[1]]
+    clock.log(f"savevm {name} (domains: {', '.join(domains)}; paused: "
+              f"{', '.join(paused) or 'none'})")
     t0 = time.monotonic()
     out = qemu.monitor_cmd(run_dir(), f"savevm {name}", timeout=600)
     if "rror" in out:
@@ -55,7 +59,7 @@ def save_snapshot(name: str, st: dict | None = None, clock: Clock | None = None)
     ov = Path(st["overlays"])
     meta = load_snapmeta(ov)
     meta[name] = {"sig": st["sig"], "domains": domains,
-                  "drvdom_running": "drvdom" in domains,
+                  "drvdom_running": "drvdom" in domains, "paused": paused,
                   "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     (ov / "snapshots.json").write_text(json.dumps(meta, indent=2) + "\n")
     keep_suite_keys(ov, name, st)

@@ -72,17 +72,16 @@ class LabManager:
                         f"{p.stderr[-3000:]}", pytrace=False)
         [target] = inventory.load(INVENTORY)
         self.current = Lab(mode, target, time.monotonic() - start, flavour)
-        if mode.startswith("snapshot:"):
-            self._guests("unpause")
-        return self.current
+        return self.current  # guests saved paused are let run by `up` (see save)
 
     def _guests(self, action: str) -> None:
         """Pause or unpause the guests (every domain but Dom0 and the driver domain).
 
-        A snapshot is saved with the guests paused and they are unpaused only after the
-        restore's fix-ups: QEMU's DHCP server forgets its leases on restore, and a guest
-        renewing first would be handed the driver domain's address (where the SSH port
-        forward points). Paused, they cannot ask before the driver domain has re-registered.
+        A snapshot is saved with the guests paused, and `lab/xenlab up --from` unpauses
+        them only after the restore's fix-ups: QEMU's DHCP server forgets its leases on
+        restore, and a guest renewing first would be handed the driver domain's address
+        (where the SSH port forward points). Paused, they cannot ask before the driver
+        domain has re-registered.
         """
         assert self.current is not None
         t = self.current.target
