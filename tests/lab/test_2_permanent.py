@@ -77,7 +77,7 @@ def setup_back(lab) -> None:
               "/local/domain/$id/data/xenaccept/lan/address >/dev/null 2>&1 || exit 1; done")
     r = lab.dom0()
     try:
-        wait.until(lambda: r.run("sh", "-c", script, timeout=60).ok, timeout=900, interval=5,
+        wait.until(lambda: r.run("sh", "-c", script, timeout=60).ok, timeout=900, interval=2,
                    what="the permanent setup back, every guest with its lease", patient=(r,))
     finally:
         r.close()
