@@ -66,3 +66,14 @@ def test_an_abandoned_lock_is_let_go():
     pending = lock.begin(runner, exclusive=True)  # type: ignore[arg-type]
     pending.abandon()
     assert runner.channel.closed
+
+
+def test_a_broken_channel_is_said_at_wait_as_a_harness_error():
+    from xenaccept.errors import HarnessError
+
+    class Broken(Runner):
+        def open_channel(self, command: str, timeout: float = 20.0) -> Channel:
+            raise OSError("channel refused")
+    pending = lock.begin(Broken(Channel(b"")), exclusive=True)  # type: ignore[arg-type]
+    with pytest.raises(HarnessError, match="could not take .*channel refused"):
+        pending.wait()

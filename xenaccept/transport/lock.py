@@ -87,6 +87,8 @@ class Pending:
             self._held = acquire(runner, exclusive=exclusive, timeout=timeout)
         except HarnessError as e:
             self._error = e
+        except Exception as e:  # noqa: BLE001 - said by wait(), in the caller's thread
+            self._error = HarnessError(f"{runner.name}: could not take {LOCK_FILE}: {e}")
 
     def wait(self) -> HostLock:
         """The lock, once taken (raises what :func:`acquire` raised)."""
