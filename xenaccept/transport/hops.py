@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import time
+import traceback
 from collections.abc import Callable
 
 import paramiko
@@ -17,6 +19,29 @@ from fabric import Config, Connection
 
 from xenaccept.errors import HarnessError, HostKeyError
 from xenaccept.transport.sshconfig import Hop
+
+
+def tb_lines() -> list[str]:
+    """The exception being handled, as paramiko's transport thread logs it, but formatted
+    without the carets under each source line: CPython 3.11 finds those with ``ast.parse``,
+    whose recursion counter is shared between threads (gh-106905), so a transport thread
+    failing (an unreachable host's banner) while pytest formats a traceback in the main
+    thread stopped the whole run with ``SystemError: AST constructor recursion depth
+    mismatch``."""
+    etype, value, tb = sys.exc_info()
+    if etype is None:
+        return []
+    lines = ["Traceback (most recent call last):"]
+    for frame in traceback.extract_tb(tb):
+        lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    lines += "".join(traceback.format_exception_only(etype, value)).rstrip("\n").split("\n")
+    return lines
+
+
+# paramiko's transport thread calls util.tb_strings() for every SSHException it meets
+paramiko.util.tb_strings = tb_lines
 
 
 def label(hop: Hop) -> str:
