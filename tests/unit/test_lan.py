@@ -212,3 +212,12 @@ def test_the_answers_are_read_once_every_guest_answered_that_probe(xenstore):
     p, took = _ask("1", "42", "2", "", "3", "")
     assert p.returncode == 0 and 1 <= took < 4
     assert parse_result(agent_nodes(p.stdout, 3)["result"])["seq"] == "41"
+
+
+def test_the_peer_stops_at_once():
+    # the run's end waits for it: its accept() is woken, not left to its 0.5 s timeout
+    p = Peer(("127.0.0.1", 0))
+    start = time.monotonic()
+    p.stop()
+    assert time.monotonic() - start < 0.2
+    assert not p._thread.is_alive()

@@ -73,6 +73,10 @@ class Peer:
 
     def stop(self) -> None:
         self._stopping = True
+        try:  # wakes the accept() at once (else the thread ends at its next timeout)
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._thread.join(5)
         self._sock.close()
 
