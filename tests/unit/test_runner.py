@@ -70,6 +70,33 @@ def test_an_unreachable_host_costs_one_connect_timeout_not_one_per_command(tmp_p
         r.wait_reachable(timeout=1, interval=0.2)
 
 
+def test_a_connection_opened_ahead_is_waited_for_by_the_first_command(tmp_path):
+    # a port that holds the connection without a banner for a while: the connection opens
+    # in the background, the caller goes on at once, and the first command waits for the
+    # attempt and then says why it failed (kept, not raised in the thread)
+    import socket
+    import time
+
+    from xenaccept.model.ssh import SSHSpec
+    from xenaccept.transport.ssh import SSHRunner
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    (tmp_path / "k").write_text("")
+    spec = SSHSpec("127.0.0.1", silent.getsockname()[1], "root", str(tmp_path / "k"),
+                   str(tmp_path / "k"), connect_timeout=1.0)
+    r = SSHRunner("drvdom", spec, read_only=True)
+    start = time.monotonic()
+    r.connect_ahead()
+    assert time.monotonic() - start < 0.2
+    with pytest.raises(HarnessError, match=r"unreachable \(tried [01] s ago\)"):
+        r.run("true")
+    assert 0.9 < time.monotonic() - start < 5
+    assert not r.reachable
+    r.close()
+    silent.close()
+
+
 def test_journal_undoes_last_first_once_each_and_never_stops_half_way():
     from xenaccept.provision import Journal
     done = []

@@ -10,6 +10,7 @@ at once for a while; waits retry anyway.
 from __future__ import annotations
 
 import shlex
+import threading
 import time
 
 import paramiko
@@ -40,6 +41,7 @@ class SSHRunner(Runner):
         self._down: tuple[float, str] | None = None
         self.down_for = 60.0
         self.probe_timeout = 4.0  # connect, banner and auth limit of an attempt in a wait
+        self._ahead: threading.Thread | None = None  # a connection opening in the background
 
     @property
     def hops(self) -> tuple[sshconfig.Hop, ...]:
@@ -55,6 +57,15 @@ class SSHRunner(Runner):
         return hopchain.where(self.name, self.hops, index)
 
     def _connection(self) -> Connection:
+        self._join_ahead()
+        return self._connect_now()
+
+    def _join_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.join()
+
+    def _connect_now(self) -> Connection:
         if self._conn is not None and self._conn.is_connected:
             return self._conn
         self._close_chain()
@@ -77,6 +88,7 @@ class SSHRunner(Runner):
     @property
     def reachable(self) -> bool:
         """False while the last connection attempt failed (recently)."""
+        self._join_ahead()
         return self._down is None
 
     def _open(self) -> Connection:
@@ -92,6 +104,22 @@ class SSHRunner(Runner):
     def connect(self) -> None:
         """Open the connection now (raises HarnessError / HostKeyError)."""
         self._connection()
+
+    def connect_ahead(self) -> None:
+        """Start opening the connection in a thread, while other work goes on; the first
+        command waits for it. A failure is kept as any failed connection is (the commands
+        that follow fail at once for a while, saying why), not raised here."""
+        self._join_ahead()
+
+        def opener() -> None:
+            try:
+                self._connect_now()
+            except HarnessError:
+                pass
+
+        self._ahead = threading.Thread(target=opener, name=f"xenaccept-connect-{self.name}",
+                                       daemon=True)
+        self._ahead.start()
 
     @property
     def direct(self) -> bool:
@@ -111,6 +139,7 @@ class SSHRunner(Runner):
         """Poll until a trivial command answers; returns the seconds it took. Each poll of a
         direct connection first waits at most 2 s for the server's banner, and logs in only
         once there is one."""
+        self._join_ahead()
         start = time.monotonic()
 
         def answers() -> bool:
@@ -159,10 +188,12 @@ class SSHRunner(Runner):
         hopchain.close_chain(chain)
 
     def close(self) -> None:
+        self._join_ahead()
         self._close_chain()
         super().close()
 
     def retarget(self, spec: SSHSpec) -> None:
         """Reach the host another way from now on (e.g. with a key made for the run)."""
+        self._join_ahead()
         self._close_chain()
         self.spec, self._hops, self._down = spec, None, None
