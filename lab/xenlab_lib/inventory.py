@@ -2,14 +2,17 @@
 
 Minimal, as an operator's first inventory is: Dom0 (how to reach it), the device, and the
 address at which the driver domain will answer (the port QEMU forwards to the LAN of the
-passed-through NIC). Everything else is the suite's default or read from the host."""
+passed-through NIC). ``lan.forwards`` says the same as a fact of the network (this machine
+reaches the LAN's 10.0.2.15:22 at that port): an inventory without ``driver_domain.ssh``
+reaches the driver domain at the address it says in xenstore, through that forward.
+Everything else is the suite's default or read from the host."""
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
 
-from .qemu import BDF, LAN_PEER
+from .qemu import BDF, DRVDOM_LAN, LAN_PEER
 
 DRVDOM_NAME = "drvdom"   # the suite's default name of the driver domain
 
@@ -35,6 +38,7 @@ targets:
     lan:
       peer: {q(f'{LAN_PEER[0]}:{LAN_PEER[1]}')}
       listen: {q(f"127.0.0.1:{ports['lan']}")}
+      forwards: {{{q(f'{DRVDOM_LAN[0]}:{DRVDOM_LAN[1]}')}: {q(f"127.0.0.1:{ports['drvdom']}")}}}
     lab:
       boot: {q(boot)}
       flavour: {q(flavour)}

@@ -21,6 +21,9 @@ TB_SIZE_MB = 256
 # (answers ping), and a TCP server at LAN_PEER, reached by guestfwd through lanrelay.py to a
 # port on 127.0.0.1 where the suite's LAN peer listens
 LAN_PEER = ("10.0.2.100", 7000)
+# where the forward of the driver domain's SSH port goes (hostfwd's default guest address:
+# the first lease of the NIC's LAN, which the driver domain takes, the first to ask)
+DRVDOM_LAN = ("10.0.2.15", 22)
 RELAY = Path(__file__).with_name("lanrelay.py")
 CPU = "max,smap=off,pku=off,avx=off,avx2=off,fma=off,f16c=off,vaes=off,vpclmulqdq=off"
 

@@ -165,7 +165,8 @@ def no_dom0_secret_in_the_driver_domain(lab) -> None:
 def check_through_a_bastion(lab, tmp_path) -> None:
     """Check mode on the kept (permanent) setup, Dom0 reached as operators reach hosts: an ssh_config
     alias behind a ProxyJump bastion (a real OpenSSH server on loopback), host keys
-    verified on both hops. Every scenario passes (isolation skipped: it would restart a
+    verified on both hops; the inventory names no driver domain address (it is reached
+    where it says in xenstore). Every scenario passes (isolation skipped: it would restart a
     domain), through the bastion, with no command that changes a host and one SSH
     connection per host for the whole run; a changed bastion key is then refused."""
     from tests import sshd
@@ -181,17 +182,21 @@ def check_through_a_bastion(lab, tmp_path) -> None:
             f"  UserKnownHostsFile {kh}\n\n"
             f"Host xenlab-dom0\n  HostName 127.0.0.1\n  Port {d.port}\n  User root\n"
             f"  IdentityFile {d.key_file}\n  UserKnownHostsFile {kh}\n  ProxyJump bastion\n")
-        dd = t.driver_domain.ssh
         inv = tmp_path / "inventory.yaml"
+        lan = yaml.safe_load(INVENTORY.read_text())["targets"][0]["lan"]
         inv.write_text(yaml.safe_dump({"targets": [{
             "name": t.name, "dom0": {"host": "xenlab-dom0", "ssh_config": str(cfg)},
             "device": t.device.bdf,
-            "driver_domain": {"ssh": {"host": dd.host, "port": dd.port}},
-            # the lab's LAN, as its inventory names it (the peer's address, where it listens)
-            "lan": yaml.safe_load(INVENTORY.read_text())["targets"][0]["lan"]}]}))
+            # no driver_domain: it is reached where it says in xenstore, through the port
+            # forward by which this machine reaches the lab's LAN (the lab's inventory
+            # names it, with the peer's address and where it listens)
+            "lan": lan}]}))
+        assert lan["forwards"], lan
         forwards = f"target 127.0.0.1 port {d.port}"
         check = run_suite(f"--inventory={inv}", name="check", inventory=inv)
         all_passed(check, isolation="skipped", persist="passed")
+        assert "xenstore-read /local/domain/" in check.transcript and \
+            "/data/xenaccept/ssh-address" in check.transcript, "not reached where it says"
         assert bastion.log_text().count(forwards) == 1, "Dom0 was not reached through the bastion"
         assert check.transcript.count("] $ ") > 20, "fewer commands than expected"
         assert "(changes the host)" not in check.transcript

@@ -93,3 +93,47 @@ def test_a_domain_gone_or_silent_ends_the_wait(store):
     with pytest.raises(KeyTimeout):
         await_key(LocalRunner("dom0", read_only=True), 7, ADDRESS_KEY, 1)
     assert time.monotonic() - start < 5
+
+
+# -- the suite reaches a driver domain where it says (no address in the inventory) --------
+
+def test_dom0_reads_where_the_running_driver_domain_answers_and_the_pin_follows(
+        tmp_path, monkeypatch):
+    from tests.support.fake import FakeRunner
+    from tests.support.recorded import data
+    from xenaccept.model import inventory, state
+    from xenaccept.provision import reach
+    xl_list = data("dom0_xl-list_assigned-running.txt")
+    domid = next(line.split()[1] for line in xl_list.splitlines() if line.startswith("drvdom "))
+    dom0 = FakeRunner(answers={
+        "xl list": xl_list,
+        f"xenstore-read /local/domain/{domid}/{ADDRESS_KEY}": "10.0.2.15\n"})
+    assert reach.said_address(dom0, "drvdom") == "10.0.2.15"
+    assert reach.said_address(dom0, "xa-nowhere") is None
+    silent = FakeRunner(answers={"xl list": xl_list})   # running, nothing said yet
+    assert reach.said_address(silent, "drvdom") is None
+
+    monkeypatch.setenv("XENACCEPT_STATE", str(tmp_path / "state"))
+    t, = inventory.parse({"targets": [{"name": "lab", "dom0": "xen1", "device": "00:05.0",
+                                       "lan": {"forwards": {"10.0.2.15:22": "127.0.0.1:2201"}}}]},
+                         base=tmp_path)
+    keys = state.keys_for("lab")
+    keys.new_client_key()
+    keys.pin(t.driver_domain.ssh.host, None, "ssh-ed25519 AAAAC3Nz key-made-in-dom0")
+    spec = reach.spec_at(t, "10.0.2.15")
+    assert (spec.host, spec.port) == ("127.0.0.1", 2201)       # through the forward
+    assert spec.key_file == str(keys.key_file) and spec.known_hosts == str(keys.known_hosts)
+    # the same key, pinned where the domain is reached
+    assert keys.known_hosts.read_text() == "[127.0.0.1]:2201 ssh-ed25519 AAAAC3Nz\n"
+    spec = reach.spec_at(t, "10.0.2.16")
+    assert (spec.host, spec.port) == ("10.0.2.16", 22)
+    assert keys.known_hosts.read_text() == "10.0.2.16 ssh-ed25519 AAAAC3Nz\n"
+
+
+def test_a_runner_for_a_domain_that_has_not_said_where_refuses_to_connect():
+    from xenaccept.errors import HarnessError
+    from xenaccept.model.ssh import PUBLISHED, SSHSpec
+    from xenaccept.transport.ssh import SSHRunner
+    r = SSHRunner("drvdom", SSHSpec(PUBLISHED), read_only=True)
+    with pytest.raises(HarnessError, match=r"drvdom: no address to reach it at.*ssh-address"):
+        r.run("true")

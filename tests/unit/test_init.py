@@ -219,6 +219,10 @@ def test_run_prints_the_survey_and_writes_the_inventory(tmp_path):
     assert "0000:00:05.0" in out[0] and "wrote" in out[-1]
     assert yaml.safe_load((tmp_path / "inv.yaml").read_text())["targets"][0] == \
         {"name": "lab-dom0", "dom0": "lab-dom0", "device": "0000:00:05.0"}
+    # the host and the NIC are enough: the driver domain is reached where it says
+    [t] = inventory.load(tmp_path / "inv.yaml")
+    assert t.driver_domain.built and t.driver_domain.published
+    assert "TODO" not in (tmp_path / "inv.yaml").read_text()
     assert runner.transcript.entries and not runner.transcript.mutating()
 
 

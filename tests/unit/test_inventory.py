@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from xenaccept.model import inventory
+from xenaccept.model.ssh import PUBLISHED
 from xenaccept.errors import InventoryError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventory.example.yaml"
@@ -56,9 +57,33 @@ def test_the_example_loads(data, tmp_path):
     assert len(dd.authorized_keys) == 1
 
 
-def test_no_ssh_and_no_address_says_how_to_reach_the_driver_domain(tmp_path):
+def test_only_the_host_and_the_nic_reach_the_driver_domain_where_it_says(tmp_path):
+    # a driver domain the suite builds says its address in xenstore: nothing more to give
+    t, = inventory.parse({"targets": [{"dom0": "xen1", "device": "03:00.0"}]}, base=tmp_path)
+    dd = t.driver_domain
+    assert dd.built and dd.published and dd.ssh.host == PUBLISHED and dd.ssh.jump is None
+    # through Dom0 when this machine is not on the LAN (and Dom0 is)
+    t, = inventory.parse({"targets": [{"dom0": "xen1", "device": "03:00.0",
+                                       "driver_domain": {"ssh": {"via": "dom0"}}}]},
+                         base=tmp_path)
+    assert t.driver_domain.published and t.driver_domain.ssh.jump == t.dom0
+    # or through the LAN's port forwards
+    t, = inventory.parse({"targets": [{"dom0": "xen1", "device": "03:00.0", "lan": {
+        "forwards": {"10.0.2.15:22": "127.0.0.1:2201"}}}]}, base=tmp_path)
+    assert t.lan.reached_at("10.0.2.15", 22) == ("127.0.0.1", 2201)
+    assert t.lan.reached_at("10.0.2.16", 22) == ("10.0.2.16", 22)
+
+
+def test_an_operators_driver_domain_without_ssh_or_address_is_refused(tmp_path):
     with pytest.raises(InventoryError, match=r"driver_domain\.ssh: missing.*static address"):
-        inventory.parse({"targets": [{"dom0": "xen1", "device": "03:00.0"}]}, base=tmp_path)
+        inventory.parse({"targets": [{"dom0": "xen1", "device": "03:00.0", "driver_domain": {
+            "disk": "format=raw,vdev=xvda,access=rw,target=/srv/dd.img"}}]}, base=tmp_path)
+
+
+def test_the_placeholder_is_not_an_address(tmp_path):
+    with pytest.raises(InventoryError, match="placeholder"):
+        inventory.parse({"targets": [{"dom0": "xen1", "device": "03:00.0", "driver_domain": {
+            "ssh": {"host": PUBLISHED}}}]}, base=tmp_path)
 
 
 @pytest.mark.parametrize("path,key,near", [

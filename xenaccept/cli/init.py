@@ -253,8 +253,8 @@ def choose(s: Survey, device: str | None, ask: Callable[[str], str] | None) -> N
 def inventory_yaml(name: str, spec: SSHSpec, bdf: str, driver_domain: dict[str, str] | None
                    = None) -> str:
     """The minimal inventory: the target's name, Dom0 (as typed, with the options given),
-    the device, and where the driver domain will answer (``ssh`` or a static ``address``;
-    without either the file says what to add)."""
+    the device, and where the driver domain will answer when told (``ssh`` or a static
+    ``address``; without either it is reached where it says, and the file says so)."""
     options = {k: getattr(spec, k) for k in ("port", "user", "key_file", "known_hosts",
                                              "ssh_config") if getattr(spec, k) is not None}
     dom0: str | dict[str, Any] = {"host": spec.host, **options} if options else spec.host
@@ -266,8 +266,9 @@ def inventory_yaml(name: str, spec: SSHSpec, bdf: str, driver_domain: dict[str, 
             + yaml.safe_dump({"targets": [target]}, sort_keys=False,
                              default_flow_style=False))
     if not driver_domain:
-        text += ("    # TODO: where the driver domain will answer over SSH, e.g.\n"
-                 "    # driver_domain: {ssh: \"192.0.2.10\"}   or   {address: 192.0.2.10/24}\n")
+        text += ("    # the driver domain the suite builds takes a lease on the NIC's LAN and says\n"
+                 "    # in xenstore where it answers; this machine reaches it there. When only\n"
+                 "    # Dom0 reaches that LAN: driver_domain: {ssh: {via: dom0}}\n")
     return text
 
 

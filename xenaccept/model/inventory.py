@@ -25,7 +25,8 @@ from xenaccept.errors import InventoryError
 from xenaccept.model import lan as lan_model
 from xenaccept.model import validate as v
 from xenaccept.model.ssh import SSHSpec
-from xenaccept.model.target import DEFAULT_DRVDOM_EXTRA, Device, DriverDomain, Guests, Target
+from xenaccept.model.target import (DEFAULT_DRVDOM_EXTRA, PUBLISHED, Device, DriverDomain,
+                                    Guests, Target)
 
 # -- the schema: every known field, for the unknown-field check ------------------------
 SSH_FIELDS = {"host", "port", "user", "key_file", "known_hosts", "ssh_config"}
@@ -162,14 +163,24 @@ def _driver_domain(d: Any, field: str, base: Path, dom0: SSHSpec) -> DriverDomai
         if ssh["via"] != "dom0":
             raise InventoryError(f"{f}.ssh.via: {ssh['via']!r}: only 'dom0' is known")
         ssh = {k: x for k, x in ssh.items() if k != "via"}
+    published = False
     if not (isinstance(ssh, str) or isinstance(ssh, dict) and "host" in ssh):
-        if address is None:
+        if address is not None:
+            ssh = {**(ssh or {}), "host": address.split("/")[0]}
+            via_dom0 = True
+        elif disk is None:
+            # the suite builds it: it says in xenstore at which address it answers, and
+            # is reached there (directly, or through Dom0 with ssh: {via: dom0})
+            ssh = {**(ssh or {}), "host": PUBLISHED}
+            published = True
+        else:
             raise InventoryError(
                 f"{f}.ssh: missing: say where the driver domain answers over SSH "
                 f"(ssh: {{host: ADDRESS, port: PORT}}), or give it a static address "
-                f"({f}.address) to reach it through Dom0")
-        ssh = {**(ssh or {}), "host": address.split("/")[0]}
-        via_dom0 = True
+                f"({f}.address) to reach it through Dom0 (only a driver domain the suite "
+                "builds says its address itself)")
+    elif isinstance(ssh, dict) and ssh.get("host") == PUBLISHED:
+        raise InventoryError(f"{f}.ssh.host: {PUBLISHED!r} is the suite's own placeholder")
     spec = _ssh(ssh, f"{f}.ssh", base, "driver_domain.ssh")
     if disk is None and d.get("ramdisk") is not None:
         raise InventoryError(
@@ -192,6 +203,7 @@ def _driver_domain(d: Any, field: str, base: Path, dom0: SSHSpec) -> DriverDomai
         address=address,
         gateway=gateway,
         authorized_keys=tuple(k.strip() for k in keys),
+        published=published,
     )
 
 

@@ -13,6 +13,11 @@ machine at ``listen`` (default: all of this machine's addresses, the peer's port
       addresses: {xa-guest1: 192.0.2.21/24, xa-guest2: 192.0.2.22/24}
       gateway: 192.0.2.1
       bytes: 524288                 # moved each way by each guest (default 512 KiB)
+      forwards: {192.0.2.30:22: 127.0.0.1:2201}
+
+``forwards`` says how this machine reaches an address on the LAN when it is not on it (a
+NAT's port forwards, the lab's loopback ports): the suite connects to a driver domain that
+says its address in xenstore through the forward of that address and port, if any.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 from xenaccept.errors import InventoryError
 from xenaccept.model import validate as v
 
-FIELDS = {"peer", "listen", "addresses", "gateway", "bytes"}
+FIELDS = {"peer", "listen", "addresses", "gateway", "bytes", "forwards"}
 DEFAULT_BYTES = 512 << 10
 MAX_BYTES = 256 << 20
 
@@ -38,6 +43,12 @@ class LAN:
     addresses: dict[str, str] = field(default_factory=dict)  # guest -> "a.b.c.d/len"
     gateway: str | None = None
     bytes: int = DEFAULT_BYTES
+    # (LAN address, port) -> (address, port) where this machine reaches it
+    forwards: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
+
+    def reached_at(self, host: str, port: int) -> tuple[str, int]:
+        """Where this machine connects to reach ``host:port`` on the LAN."""
+        return self.forwards.get((host, port), (host, port))
 
     @property
     def dhcp(self) -> bool:
@@ -103,6 +114,13 @@ def parse(raw: Any, where: str, guests: tuple[str, ...]) -> LAN:
     gateway = None if raw.get("gateway") is None else _ipv4(raw["gateway"], f"{where}.gateway")
     if gateway and not addresses:
         raise InventoryError(f"{where}.gateway: only with lan.addresses (DHCP names it)")
+    raw_fwd = raw.get("forwards") or {}
+    if not isinstance(raw_fwd, dict):
+        raise InventoryError(f"{where}.forwards: expected a mapping LAN address:port -> "
+                             "address:port")
+    forwards = {_endpoint(k, f"{where}.forwards"): _endpoint(x, f"{where}.forwards.{k}")
+                for k, x in raw_fwd.items()}
     return LAN(peer=peer, listen=listen, addresses=addresses, gateway=gateway,
+               forwards=forwards,
                bytes=v.positive_int(raw.get("bytes", DEFAULT_BYTES), f"{where}.bytes",
                                     maximum=MAX_BYTES))

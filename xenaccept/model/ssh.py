@@ -6,6 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# the host of a driver domain reached at the address it publishes, until Dom0 has read it
+# (an invalid name under RFC 6761: never resolved; the transport refuses to connect to it)
+PUBLISHED = "published.invalid"
+
+
 @dataclass(frozen=True)
 class SSHSpec:
     """How to reach a host. Unset fields come from the user's ssh_config (``Host`` aliases,

@@ -71,6 +71,12 @@ class DriverDomainKeys:
         name = host if not port or port == 22 else f"[{host}]:{port}"
         self.known_hosts.write_text(f"{name} {kind} {b64}\n")
 
+    def place(self, host: str, port: int | None) -> None:
+        """The pinned key, now pinned at ``host[:port]`` (a driver domain that said its
+        address only once it ran): the key stays the one generated in Dom0."""
+        kind, b64 = self.known_hosts.read_text().split()[1:3]
+        self.pin(host, port, f"{kind} {b64}")
+
     def spec(self, base: SSHSpec) -> SSHSpec:
         """``base`` with this run's client key and the pinned host key."""
         return dataclasses.replace(base, key_file=str(self.key_file),

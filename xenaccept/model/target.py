@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xenaccept.model.lan import LAN
-from xenaccept.model.ssh import SSHSpec
+from xenaccept.model.ssh import PUBLISHED, SSHSpec
+
+__all__ = ["PUBLISHED"]
 
 DEFAULT_DRVDOM_EXTRA = "root=/dev/xvda rw console=hvc0 net.ifnames=0"
 
@@ -28,6 +30,9 @@ class DriverDomain:
     address: str | None = None   # static IPv4 "a.b.c.d/len" of a built domain; None: DHCP
     gateway: str | None = None
     authorized_keys: tuple[str, ...] = ()   # public keys authorized in a built domain
+    # reached at the address it says in xenstore (no ssh.host, no static address): ssh.host
+    # is PUBLISHED until Dom0 has read it (provision.reach)
+    published: bool = False
 
     @property
     def built(self) -> bool:

@@ -14,6 +14,7 @@ from xenaccept.errors import HarnessError
 from xenaccept.model.target import Target
 from xenaccept.names import ADDRESS_KEY, PERSIST_FILES, WORK, XENDOMAINS_SAVE
 from xenaccept.provision.journal import HostState, Journal
+from xenaccept.provision import reach
 from xenaccept.provision.persist.record import Record, hashes
 from xenaccept import console
 from xenaccept.resources.host import Host
@@ -132,6 +133,8 @@ class StageContext:
                 address = self._published_address(dd.boot_timeout)
                 self.log(f"{dd.name} says its SSH server answers at {address} (xenstore "
                          f"{ADDRESS_KEY}), {time.monotonic() - start:.1f} s after xl create")
+                if dd.published:  # the inventory gives no address: reached where it says
+                    runner.retarget(reach.spec_at(self.target, address))
                 # it listens: what is left is the login (at least 30 s for it)
                 left = max(30.0, dd.boot_timeout - (time.monotonic() - start))
             runner.wait_reachable(timeout=left, history=self.waits)

@@ -1,0 +1,40 @@
+"""Where the suite reaches a driver domain it built that the inventory gives no address for
+(``driver_domain.ssh`` without a host): at the address the domain says in its xenstore
+(``data/xenaccept/ssh-address``, written once its SSH server listens), read from Dom0,
+through ``lan.forwards`` when this machine reaches the LAN through a port forward. The host
+key pinned when the suite built the domain is pinned at that address."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from xenaccept.model import state
+from xenaccept.model.ssh import SSHSpec
+from xenaccept.model.target import Target
+from xenaccept.names import ADDRESS_KEY
+from xenaccept.resources.xl import Xl
+from xenaccept.transport.runner import Runner
+
+
+def said_address(dom0: Runner, name: str) -> str | None:
+    """The address the running domain ``name`` said in its xenstore; None when it does not
+    run or has said none (yet)."""
+    dom = Xl(dom0).domain(name)
+    if dom is None:
+        return None
+    r = dom0.run("xenstore-read", f"/local/domain/{dom.domid}/{ADDRESS_KEY}", once=True)
+    return (r.stdout.strip() or None) if r.ok else None
+
+
+def spec_at(target: Target, address: str) -> SSHSpec:
+    """How to reach the driver domain at ``address`` on the LAN (its pinned host key and
+    the run's client key, when this machine keeps them)."""
+    dd = target.driver_domain
+    assert dd.ssh is not None
+    host, port = target.lan.reached_at(address, dd.ssh.port or 22)
+    keys = state.keys_for(target.name)
+    base = dataclasses.replace(dd.ssh, host=host, port=port)
+    if not keys.present:
+        return base
+    keys.place(host, port)
+    return keys.spec(base)
