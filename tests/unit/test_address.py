@@ -102,16 +102,15 @@ def test_dom0_reads_where_the_running_driver_domain_answers_and_the_pin_follows(
     from tests.support.fake import FakeRunner
     from tests.support.recorded import data
     from xenaccept.model import inventory, state
+    from xenaccept.model.ssh import PUBLISHED
     from xenaccept.provision import reach
+    from xenaccept.resources.xl import Xl
+    from xenaccept.transport.ssh import SSHRunner
     xl_list = data("dom0_xl-list_assigned-running.txt")
-    domid = next(line.split()[1] for line in xl_list.splitlines() if line.startswith("drvdom "))
+    domid = Xl(FakeRunner(answers={"xl list": xl_list})).domain("drvdom").domid
     dom0 = FakeRunner(answers={
-        "xl list": xl_list,
         f"xenstore-read /local/domain/{domid}/{ADDRESS_KEY}": "10.0.2.15\n"})
-    assert reach.said_address(dom0, "drvdom") == "10.0.2.15"
-    assert reach.said_address(dom0, "xa-nowhere") is None
-    silent = FakeRunner(answers={"xl list": xl_list})   # running, nothing said yet
-    assert reach.said_address(silent, "drvdom") is None
+    silent = FakeRunner()   # running, nothing said yet (xenstore-read fails)
 
     monkeypatch.setenv("XENACCEPT_STATE", str(tmp_path / "state"))
     t, = inventory.parse({"targets": [{"name": "lab", "dom0": "xen1", "device": "00:05.0",
@@ -120,7 +119,12 @@ def test_dom0_reads_where_the_running_driver_domain_answers_and_the_pin_follows(
     keys = state.keys_for("lab")
     keys.new_client_key()
     keys.pin(t.driver_domain.ssh.host, None, "ssh-ed25519 AAAAC3Nz key-made-in-dom0")
-    spec = reach.spec_at(t, "10.0.2.15")
+    drvdom = SSHRunner("drvdom", state.driver_domain_spec(t), read_only=True)
+    assert reach.place(drvdom, t, silent, domid) is None
+    assert drvdom.spec.host == PUBLISHED                        # left as it was
+    assert reach.place(drvdom, t, dom0, domid) == "10.0.2.15"
+    assert dom0.sent == [f"xenstore-read /local/domain/{domid}/{ADDRESS_KEY}"]
+    spec = drvdom.spec
     assert (spec.host, spec.port) == ("127.0.0.1", 2201)       # through the forward
     assert spec.key_file == str(keys.key_file) and spec.known_hosts == str(keys.known_hosts)
     # the same key, pinned where the domain is reached

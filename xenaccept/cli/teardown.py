@@ -9,6 +9,7 @@ from collections.abc import Callable
 from xenaccept.errors import XenAcceptError
 from xenaccept.model import inventory, state
 from xenaccept.provision import Setup, reach
+from xenaccept.resources.xl import Xl
 from xenaccept.transport.ssh import SSHRunner
 
 
@@ -28,10 +29,10 @@ def run(path: str | None) -> int:
             dom0 = SSHRunner("dom0", target.dom0, read_only=False)
             drvdom = SSHRunner(target.driver_domain.name, state.driver_domain_spec(target),
                                read_only=False)
-            address = reach.said_address(dom0, target.driver_domain.name) \
+            dom = Xl(dom0).domain(target.driver_domain.name) \
                 if target.driver_domain.published else None
-            if address is not None:  # reached where it says (the inventory gives no address)
-                drvdom.retarget(reach.spec_at(target, address))
+            if dom is not None:  # reached where it says (the inventory gives no address)
+                reach.place(drvdom, target, dom0, dom.domid)
             setup = Setup(target, dom0, drvdom, provision=True, log=_prefixed(target.name))
             if not setup.adopt_kept():
                 print(f"[{target.name}] nothing left by the suite")

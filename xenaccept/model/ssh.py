@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xenaccept.names import ADDRESS_KEY
+
 
 # the host of a driver domain reached at the address it publishes, until Dom0 has read it
 # (an invalid name under RFC 6761: never resolved; the transport refuses to connect to it)
 PUBLISHED = "published.invalid"
+UNPLACED = ("no address to reach it at: a driver domain the suite builds says in its "
+            f"xenstore where its SSH server answers ({ADDRESS_KEY}); Dom0 has not read one "
+            "(is it running?)")
 
 
 @dataclass(frozen=True)

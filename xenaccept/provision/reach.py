@@ -12,18 +12,18 @@ from xenaccept.model import state
 from xenaccept.model.ssh import SSHSpec
 from xenaccept.model.target import Target
 from xenaccept.names import ADDRESS_KEY
-from xenaccept.resources.xl import Xl
+from xenaccept.resources.xenstore import read_key
 from xenaccept.transport.runner import Runner
+from xenaccept.transport.ssh import SSHRunner
 
 
-def said_address(dom0: Runner, name: str) -> str | None:
-    """The address the running domain ``name`` said in its xenstore; None when it does not
-    run or has said none (yet)."""
-    dom = Xl(dom0).domain(name)
-    if dom is None:
-        return None
-    r = dom0.run("xenstore-read", f"/local/domain/{dom.domid}/{ADDRESS_KEY}", once=True)
-    return (r.stdout.strip() or None) if r.ok else None
+def place(drvdom: SSHRunner, target: Target, dom0: Runner, domid: int) -> str | None:
+    """Point ``drvdom`` at the address the running domain ``domid`` says it answers at;
+    returns that address (None: it has said none yet, and ``drvdom`` is left as it was)."""
+    address = read_key(dom0, domid, ADDRESS_KEY)
+    if address is not None:
+        drvdom.retarget(spec_at(target, address))
+    return address
 
 
 def spec_at(target: Target, address: str) -> SSHSpec:

@@ -92,6 +92,13 @@ class DomainGone(HarnessError):
     """The domain whose key was awaited is no longer in xenstore."""
 
 
+def read_key(runner: Runner, domid: int, key: str) -> str | None:
+    """The value of ``key`` (relative to ``/local/domain/<domid>``) now; None when unset
+    or empty (a read the run asks once)."""
+    r = runner.run("xenstore-read", f"/local/domain/{int(domid)}/{key}", once=True)
+    return (r.stdout.strip() or None) if r.ok else None
+
+
 def await_key(runner: Runner, domid: int, key: str, timeout: int) -> str:
     """The value of ``key`` (relative to ``/local/domain/<domid>``) once the domain sets
     it, waited for on a watch in Dom0 (one command, however long the wait)."""

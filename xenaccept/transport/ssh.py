@@ -17,8 +17,7 @@ import paramiko
 from fabric import Connection
 
 from xenaccept.errors import HarnessError, HostKeyError
-from xenaccept.model.ssh import PUBLISHED, SSHSpec
-from xenaccept.names import ADDRESS_KEY
+from xenaccept.model.ssh import PUBLISHED, UNPLACED, SSHSpec
 from xenaccept.transport import channels, sshconfig, wait
 from xenaccept.transport import hops as hopchain
 from xenaccept.transport.runner import Result, Runner, Transcript
@@ -70,10 +69,7 @@ class SSHRunner(Runner):
         if self._conn is not None and self._conn.is_connected:
             return self._conn
         if self.spec.host == PUBLISHED:
-            raise HarnessError(
-                f"{self.name}: no address to reach it at: a driver domain the suite builds "
-                f"says in its xenstore where its SSH server answers ({ADDRESS_KEY}); Dom0 "
-                "has not read one (is it running?)")
+            raise HarnessError(f"{self.name}: {UNPLACED}")
         self._close_chain()
         if self._down is not None and not self.patience:
             since, why = self._down
