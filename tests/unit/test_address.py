@@ -132,6 +132,12 @@ def test_dom0_reads_where_the_running_driver_domain_answers_and_the_pin_follows(
     spec = reach.spec_at(t, "10.0.2.16")
     assert (spec.host, spec.port) == ("10.0.2.16", 22)
     assert keys.known_hosts.read_text() == "10.0.2.16 ssh-ed25519 AAAAC3Nz\n"
+    # what the domain wrote is an address or refused, before anything connects or is pinned
+    from xenaccept.errors import HarnessError
+    for said in ("evil.example.org", "-oProxyCommand=touch /tmp/x", "10.0.2.15 22"):
+        with pytest.raises(HarnessError, match="not an IP address"):
+            reach.spec_at(t, said)
+    assert keys.known_hosts.read_text() == "10.0.2.16 ssh-ed25519 AAAAC3Nz\n"
 
 
 def test_a_runner_for_a_domain_that_has_not_said_where_refuses_to_connect():

@@ -7,7 +7,9 @@ key pinned when the suite built the domain is pinned at that address."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 
+from xenaccept.errors import HarnessError
 from xenaccept.model import state
 from xenaccept.model.ssh import SSHSpec
 from xenaccept.model.target import Target
@@ -31,6 +33,11 @@ def spec_at(target: Target, address: str) -> SSHSpec:
     the run's client key, when this machine keeps them)."""
     dd = target.driver_domain
     assert dd.ssh is not None
+    try:  # the domain wrote it: an address, never a name or an option
+        address = str(ipaddress.ip_address(address))
+    except ValueError:
+        raise HarnessError(f"{dd.name} said in xenstore ({ADDRESS_KEY}) that it answers at "
+                           f"{address[:80]!r}, which is not an IP address") from None
     host, port = target.lan.reached_at(address, dd.ssh.port or 22)
     keys = state.keys_for(target.name)
     base = dataclasses.replace(dd.ssh, host=host, port=port)
